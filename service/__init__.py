@@ -1,0 +1,1 @@
+"""The chiroref gateway: FHIR REST, store and workflow."""

@@ -1,0 +1,87 @@
+"""What goes in and out of the store: plain frozen dataclasses, no SQL.
+
+The contract between the HTTP layer / workflow and the store (service/store/). Every store
+call happens through a `Repository` bound to one connection in one transaction and to one
+`Caller` (who is asking, for which organisations). Today the caller is always SYSTEM; the
+security issue later filters every query by `Caller.org_refs` inside the repository.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    client_id: str
+    # Organisation references ("Organization/<id>") the caller acts for; None = system (all).
+    org_refs: frozenset[str] | None = None
+
+
+SYSTEM = Caller("system")
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResource:
+    resource_type: str
+    id: str  # UUID string
+    version_id: int
+    last_updated: datetime  # UTC, timezone-aware
+    content: dict[str, Any]  # FHIR JSON with id, meta.versionId, meta.lastUpdated filled in
+    deleted: bool = False
+
+    @property
+    def ref(self) -> str:
+        return f"{self.resource_type}/{self.id}"
+
+
+@dataclass(frozen=True, slots=True)
+class NewResource:
+    """One resource to create. `content["id"]` is already the server-assigned UUID."""
+
+    content: dict[str, Any]
+    orgs: frozenset[str] = frozenset()  # organisations it belongs to
+    # Conditional-create claim: a canonical match key ("identifier=sys|val"), unique per
+    # resource type in the database, written in the same transaction (HAPI's search-url).
+    claim_key: str | None = None
+
+    @property
+    def resource_type(self) -> str:
+        return str(self.content["resourceType"])
+
+    @property
+    def id(self) -> str:
+        return str(self.content["id"])
+
+
+@dataclass(frozen=True, slots=True)
+class SearchParam:
+    """One `name[:modifier]=v1,v2` from a query: values are ORed, params are ANDed."""
+
+    name: str
+    values: tuple[str, ...]
+    modifier: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SearchQuery:
+    resource_type: str
+    params: tuple[SearchParam, ...] = ()
+    count: int = 50
+    offset: int = 0
+    sort: tuple[str, ...] = ()  # "_lastUpdated", "-authored", ...
+    summary: Literal["count"] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    total: int
+    items: list[StoredResource] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPage:
+    total: int
+    items: list[StoredResource] = field(default_factory=list)  # newest first

@@ -1,0 +1,1 @@
+"""The chiroref Celery workers: delivery, routing, deadlines."""
