@@ -1,0 +1,175 @@
+"""bench/intake.py: referral intake throughput through the HTTP API.
+
+Creates referrals (plain POST and transaction Bundle) for a fixed count on SQLite and on
+PostgreSQL, next to the ceiling of the stack (a bare FastAPI endpoint that only parses the
+same JSON) and, when it can be installed, fhirstarter 4.2 keeping resources in a dict, all
+measured in the same run. Prints what it measured; the last line is one JSON object.
+
+    python bench/intake.py            # full size
+    python bench/intake.py --smoke    # small and quick (CI)
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import uuid
+
+import uvloop
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from loadgen import LoadResult, build_request, run_load  # noqa: E402
+from servers import ROOT, uvicorn_server  # noqa: E402
+
+EXAMPLES = ROOT / "profiles" / "examples"
+PG_ADMIN = os.environ.get("CHIROREF_BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_DB = "chiroref_bench"
+PEER_VENV = ROOT / ".venv-peer"
+HEADERS = {"Content-Type": "application/fhir+json", "Accept": "application/fhir+json",
+           "Prefer": "return=minimal"}
+
+
+def load_json(name: str) -> dict[str, Any]:
+    return json.loads((EXAMPLES / name).read_text())
+
+
+def plain_bodies(n: int, tag: str) -> list[bytes]:
+    base = load_json("ChiroAssessmentReferral-plain.json")
+    out = []
+    for i in range(n):
+        doc = copy.deepcopy(base)
+        doc["identifier"][0]["value"] = f"bench-{tag}-{i}"
+        out.append(json.dumps(doc).encode())
+    return out
+
+
+def transaction_bodies(n: int, tag: str) -> list[bytes]:
+    base = load_json("ChiroAssessmentReferral-transaction-no.json")
+    out = []
+    for i in range(n):
+        doc = copy.deepcopy(base)
+        for entry in doc["entry"]:
+            res = entry["resource"]
+            if res["resourceType"] == "ServiceRequest":
+                res["identifier"][0]["value"] = f"bench-{tag}-tx-{i}"
+        out.append(json.dumps(doc).encode())
+    return out
+
+
+def requests_for(path: str, bodies: list[bytes], port: int) -> list[bytes]:
+    return [build_request("POST", path, b, f"127.0.0.1:{port}", HEADERS) for b in bodies]
+
+
+def measure(port: int, path: str, make: Callable[[int, str], list[bytes]], count: int,
+            connections: int, max_seconds: float) -> LoadResult:
+    warm = requests_for(path, make(max(20, count // 10), f"warm-{uuid.uuid4().hex[:8]}"), port)
+    uvloop.run(run_load("127.0.0.1", port, warm, connections, max_seconds))
+    reqs = requests_for(path, make(count, uuid.uuid4().hex[:8]), port)
+    return uvloop.run(run_load("127.0.0.1", port, reqs, connections, max_seconds))
+
+
+def report(name: str, result: LoadResult, expected: int = 201) -> dict[str, float]:
+    s = result.summary()
+    bad = {k: v for k, v in result.statuses.items() if k != expected}
+    print(f"{name:32s} {s['per_s']:9.1f}/s  p50 {s['p50_ms']:7.2f} ms  p99 {s['p99_ms']:7.2f} ms"
+          f"  n={result.sent}" + (f"  UNEXPECTED {bad}" if bad else ""))
+    if bad:
+        raise SystemExit(f"{name}: unexpected statuses {bad}")
+    return s
+
+
+def fresh_pg_url() -> str:
+    for sql in (f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)", f"CREATE DATABASE {PG_DB}"):
+        subprocess.run(["psql", PG_ADMIN, "-q", "-c", sql], check=True, capture_output=True)
+    return f"postgresql+asyncpg://postgres@127.0.0.1:5432/{PG_DB}"
+
+
+def chiroref_env(db_url: str) -> dict[str, str]:
+    env = {"CHIROREF_DATABASE_URL": db_url, "CHIROREF_LOAD_DEMO": "false",
+           "CHIROREF_LOG_LEVEL": "warning"}
+    subprocess.run([sys.executable, "-m", "service.cli", "migrate"], cwd=ROOT, check=True,
+                   env={**os.environ, **env}, capture_output=True)
+    return env
+
+
+def ensure_peer() -> str | None:
+    """fhirstarter in its own venv (its pins differ from ours); None when it cannot be had."""
+    python = PEER_VENV / "bin" / "python"
+    if not python.exists():
+        try:
+            subprocess.run([sys.executable, "-m", "venv", str(PEER_VENV)], check=True)
+            subprocess.run([str(python), "-m", "pip", "install", "-q", "fhirstarter==4.2.0",
+                            "uvicorn[standard]"], check=True, timeout=600)
+        except (subprocess.SubprocessError, OSError) as exc:
+            print(f"fhirstarter peer unavailable: {exc}")
+            return None
+    return str(python)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    ap.add_argument("--smoke", action="store_true", help="small quick run (CI)")
+    ap.add_argument("--count", type=int, default=None, help="requests per scenario")
+    ap.add_argument("--connections", type=int, default=8)
+    ap.add_argument("--no-peer", action="store_true", help="skip fhirstarter")
+    ap.add_argument("--max-seconds", type=float, default=120.0, help="bound per scenario")
+    args = ap.parse_args()
+    count = args.count or (300 if args.smoke else 5000)
+    conn, limit = args.connections, args.max_seconds
+    print(f"intake bench: {count} requests per scenario, {conn} connections, one uvicorn worker")
+    figures: dict[str, Any] = {"count": count, "connections": conn, "smoke": args.smoke}
+
+    with uvicorn_server("ceiling_app:app", app_dir=ROOT / "bench",
+                        ready_path="/docs") as port:
+        ceiling = report("ceiling (bare FastAPI)", measure(
+            port, "/fhir/ServiceRequest", plain_bodies, count, conn, limit))
+
+    peer = None
+    if not args.no_peer and (python := ensure_peer()):
+        with uvicorn_server("peer_fhirstarter_app:app", python=python, app_dir=ROOT / "bench",
+                            env={"FHIR_SEQUENCE": "R4B"}, ready_path="/docs") as port:
+            peer = report("fhirstarter 4.2 (dict)", measure(
+                port, "/ServiceRequest", plain_bodies, count, conn, limit))
+
+    with tempfile.TemporaryDirectory() as tmp:
+        env = chiroref_env(f"sqlite+aiosqlite:///{tmp}/bench.db")
+        with uvicorn_server("service.app:app_from_env", factory=True, env=env) as port:
+            sqlite = report("chiroref POST, SQLite", measure(
+                port, "/fhir/ServiceRequest", plain_bodies, count, conn, limit))
+
+    env = chiroref_env(fresh_pg_url())
+    with uvicorn_server("service.app:app_from_env", factory=True, env=env) as port:
+        pg = report("chiroref POST, PostgreSQL", measure(
+            port, "/fhir/ServiceRequest", plain_bodies, count, conn, limit))
+        tx = report("chiroref transaction, PostgreSQL", measure(
+            port, "/fhir", transaction_bodies, count, conn, limit), expected=200)
+
+    figures |= {
+        "ceiling_per_s": ceiling["per_s"],
+        "sqlite_post_per_s": sqlite["per_s"],
+        "postgresql_post_per_s": pg["per_s"],
+        "transaction_per_s": tx["per_s"],
+        "p50_ms": pg["p50_ms"],
+        "p99_ms": pg["p99_ms"],
+        "sqlite_p50_ms": sqlite["p50_ms"], "sqlite_p99_ms": sqlite["p99_ms"],
+        "transaction_p50_ms": tx["p50_ms"], "transaction_p99_ms": tx["p99_ms"],
+        "postgresql_post_ratio_to_ceiling": round(pg["per_s"] / ceiling["per_s"], 3),
+        "fhirstarter_per_s": peer["per_s"] if peer else None,
+        "postgresql_post_ratio_to_fhirstarter": round(pg["per_s"] / peer["per_s"], 2) if peer else None,
+    }
+    print(f"PostgreSQL POST / ceiling = {figures['postgresql_post_ratio_to_ceiling']}"
+          + (f"; / fhirstarter = {figures['postgresql_post_ratio_to_fhirstarter']}" if peer else ""))
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
