@@ -1,0 +1,1 @@
+"""Packaged reference data for the workflow (see README.md in this folder)."""
