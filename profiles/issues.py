@@ -45,3 +45,14 @@ def to_operation_outcome(issues: Iterable[Issue]) -> dict[str, Any]:
     if not found:
         found = [{"severity": "information", "code": "informational", "diagnostics": "All OK"}]
     return {"resourceType": "OperationOutcome", "issue": found}
+
+
+def rebase(issues: Iterable[Issue], old_root: str, new_root: str) -> list[Issue]:
+    """Re-root expressions, e.g. 'Patient.name' -> 'Bundle.entry[2].resource.name'."""
+    out = []
+    for i in issues:
+        expr = i.expression
+        if expr is not None and (expr == old_root or expr.startswith(old_root + ".")):
+            expr = new_root + expr[len(old_root):]
+        out.append(Issue(i.severity, i.code, expr, i.message))
+    return out

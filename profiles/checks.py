@@ -1,0 +1,134 @@
+"""Element checks other than invariants: fixed and pattern values, bindings, choice
+types, reference targets and national identifiers. Each is built once and applied to
+every occurrence of its element (see profiles.rules)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from profiles import identifiers
+from profiles.elements import choice_keys
+from profiles.issues import Issue, Severity
+from profiles.rules import Context
+from profiles.terminology import Expansion
+
+
+def matches(value: Any, pattern: Any) -> bool:
+    """FHIR pattern semantics: every element of the pattern is present in the value."""
+    if isinstance(pattern, dict):
+        return isinstance(value, dict) and all(
+            k in value and matches(value[k], v) for k, v in pattern.items())
+    if isinstance(pattern, list):
+        items = value if isinstance(value, list) else [value]
+        return all(any(matches(item, p) for item in items) for p in pattern)
+    return bool(value == pattern)
+
+
+@dataclass(frozen=True, slots=True)
+class FixedValue:
+    value: Any
+    exact: bool  # fixed[x] (exact) or pattern[x]
+    source: str
+
+    def check(self, value: Any, expr: str, ctx: Context) -> None:
+        ok = value == self.value if self.exact else matches(value, self.value)
+        if not ok:
+            kind = "fixed" if self.exact else "pattern"
+            ctx.out.append(Issue("error", "value", expr,
+                                 f"{self.source}: must match {kind} value {self.value!r}"))
+
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    expansion: Expansion
+    strength: Literal["required", "extensible"]
+    source: str
+
+    def member(self, value: Any) -> bool:
+        vs = self.expansion
+        if isinstance(value, str):
+            return vs.has_code(value)
+        if not isinstance(value, dict):
+            return True  # not a coded value: the structural check reports it
+        if "coding" in value:
+            return any(vs.has(c.get("system"), c.get("code")) for c in value["coding"])
+        if "code" in value or "system" in value:
+            return vs.has(value.get("system"), value.get("code"))
+        return self.strength == "extensible"  # text only
+
+    def check(self, value: Any, expr: str, ctx: Context) -> None:
+        if self.member(value):
+            return
+        severity: Severity = "error" if self.strength == "required" else "warning"
+        ctx.out.append(Issue(severity, "code-invalid", expr,
+                             f"{self.source}: {self.strength} binding to "
+                             f"{self.expansion.url}: expected {self.expansion.describe()}"))
+
+
+@dataclass(frozen=True, slots=True)
+class ChoiceTypes:
+    """Only the listed JSON keys of the choice element `name` are allowed."""
+
+    name: str
+    allowed: frozenset[str]
+    source: str
+
+    def check(self, value: Any, expr: str, ctx: Context) -> None:
+        if not isinstance(value, dict):
+            return
+        for key in choice_keys(value, self.name):
+            if key not in self.allowed:
+                ctx.out.append(Issue("error", "structure", f"{expr}.{self.name}",
+                                     f"{self.source}: {key} not allowed; use "
+                                     + " or ".join(sorted(self.allowed))))
+
+
+def reference_type(ref: str, ctx: Context) -> str | None:
+    """Resource type a reference points to, when it can be told without resolving."""
+    if ref in ctx.refs:
+        return ctx.refs[ref]
+    if ref.startswith("#"):
+        for item in ctx.root.get("contained", []):
+            if isinstance(item, dict) and item.get("id") == ref[1:]:
+                return str(item.get("resourceType"))
+        return None
+    if ref.startswith("urn:"):
+        return None
+    parts = ref.split("/")
+    if len(parts) >= 4 and parts[-2] == "_history":
+        parts = parts[:-2]
+    return parts[-2] if len(parts) >= 2 and parts[-2][:1].isupper() else None
+
+
+@dataclass(frozen=True, slots=True)
+class ReferenceTarget:
+    types: frozenset[str]
+    source: str
+
+    def check(self, value: Any, expr: str, ctx: Context) -> None:
+        if not isinstance(value, dict):
+            return
+        found = value.get("type")
+        ref = value.get("reference")
+        if isinstance(ref, str):
+            found = reference_type(ref, ctx) or found
+        if isinstance(found, str) and found not in self.types:
+            ctx.out.append(Issue("error", "value", f"{expr}.reference" if ref else expr,
+                                 f"{self.source}: must reference "
+                                 f"{' or '.join(sorted(self.types))}, not {found}"))
+
+
+@dataclass(frozen=True, slots=True)
+class NationalId:
+    """Check digits and embedded dates of identifiers with a known national system."""
+
+    key: str
+    source: str
+
+    def check(self, value: Any, expr: str, ctx: Context) -> None:
+        if not isinstance(value, dict):
+            return
+        why = identifiers.problem(value.get("system"), value.get("value"))
+        if why is not None:
+            ctx.out.append(Issue("error", "value", f"{expr}.value", f"{self.key}: {why}"))

@@ -1,0 +1,100 @@
+"""Element paths: from StructureDefinition paths to JSON keys and FHIRPath expressions.
+
+A path segment is one of
+- `name`            the JSON key `name`
+- `name[x]`         any choice key `nameXxx` (FHIRPath: `name`)
+- `name[x]:Type`    the choice key `nameType`
+- `extension@URL`   the entries of `extension` whose `url` is URL (an extension slice)
+`instances(value, segment)` yields each occurrence under one parent with its FHIRPath
+suffix, and `count(value, segment)` counts them (a primitive present only as `_name`
+counts: FHIR allows an extension in place of a value).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    name: str  # FHIR element name ('occurrence', 'extension')
+    key: str | None  # exact JSON key, or None for "any choice key"
+    url: str | None = None  # extension slice: only entries with this url
+
+    @property
+    def fhirpath(self) -> str:
+        return self.name
+
+    @classmethod
+    def parse(cls, text: str) -> Segment:
+        if "@" in text:
+            name, url = text.split("@", 1)
+            return cls(name, name, url)
+        if "[x]:" in text:
+            name, type_ = text.split("[x]:", 1)
+            return cls(name, name + type_[0].upper() + type_[1:])
+        if text.endswith("[x]"):
+            return cls(text[:-3], None)
+        return cls(text, text)
+
+
+_STEM = re.compile(r"[a-z][a-z0-9]*")
+
+
+@lru_cache(maxsize=4096)
+def stem(key: str) -> str:
+    """'occurrencePeriod' -> 'occurrence': the element name of a possible choice key."""
+    m = _STEM.match(key)
+    return m.group() if m else key
+
+
+def choice_keys(value: dict[str, Any], name: str) -> list[str]:
+    return [k for k in value if stem(k) == name and k != name]
+
+
+def _raw(value: dict[str, Any], seg: Segment) -> Iterator[tuple[str, Any]]:
+    if seg.key is not None:
+        if seg.key in value:
+            yield seg.key, value[seg.key]
+        return
+    for key in choice_keys(value, seg.name):
+        yield key, value[key]
+
+
+def instances(value: Any, seg: Segment) -> Iterator[tuple[str, Any]]:
+    """(FHIRPath suffix, item) of each occurrence of `seg` in the parent `value`."""
+    if not isinstance(value, dict):
+        return
+    for _key, found in _raw(value, seg):
+        if isinstance(found, list):
+            for i, item in enumerate(found):
+                if seg.url is None or (isinstance(item, dict) and item.get("url") == seg.url):
+                    yield f"{seg.name}[{i}]", item
+        elif seg.url is None or (isinstance(found, dict) and found.get("url") == seg.url):
+            yield seg.name, found
+
+
+def count(value: Any, seg: Segment) -> int:
+    if not isinstance(value, dict):
+        return 0
+    if seg.key is not None and seg.url is None:
+        found = value.get(seg.key)
+        n = len(found) if isinstance(found, list) else int(found is not None)
+    else:
+        n = sum(1 for _ in instances(value, seg))
+    if seg.url is None and seg.key is not None and n == 0 and f"_{seg.key}" in value:
+        shadow = value[f"_{seg.key}"]
+        n = len(shadow) if isinstance(shadow, list) else 1
+    return n
+
+
+def present(value: dict[str, Any], name: str) -> bool:
+    """Is element `name` (`x` or `x[x]`) in `value`, as a value or primitive extension?"""
+    if name.endswith("[x]"):
+        base = name[:-3]
+        return any(k.lstrip("_").startswith(base) for k in value)
+    return name in value or f"_{name}" in value

@@ -1,0 +1,102 @@
+"""Invariants evaluated by Python instead of fhirpathpy, keyed by constraint key.
+
+Each function says what the constraint's FHIRPath says (quoted in its docstring or in
+the definition), for constraints fhirpathpy cannot run (hasValue(), %rootResource) and
+for chiroref's own constraints on the create path. Signature: (element, root) -> ok.
+Tests compare each chiroref one with fhirpathpy on the same inputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any, Final
+
+from profiles import canonical as c
+
+Evaluator = Callable[[Any, dict[str, Any]], bool]
+
+
+def _instant(text: str) -> datetime | str:
+    return datetime.fromisoformat(text) if len(text) > 10 else text
+
+
+def period_ordered(value: Any, root: dict[str, Any]) -> bool:
+    """per-1: start <= end when both have a value (different precisions: no verdict)."""
+    start, end = value.get("start"), value.get("end")
+    if not (isinstance(start, str) and isinstance(end, str)):
+        return True
+    try:
+        a, b = _instant(start), _instant(end)
+    except ValueError:
+        return True  # malformed dates are the structural check's to report
+    if isinstance(a, str) or isinstance(b, str):
+        return not (isinstance(a, str) and isinstance(b, str) and len(a) == len(b)) or a <= b
+    try:
+        return a <= b
+    except TypeError:  # one with, one without a time zone
+        return True
+
+
+def local_reference_resolves(value: Any, root: dict[str, Any]) -> bool:
+    """ref-1: a '#id' reference names a contained resource."""
+    ref = value.get("reference")
+    if not isinstance(ref, str) or not ref.startswith("#"):
+        return True
+    return ref[1:] in {c.get("id") for c in root.get("contained", []) if isinstance(c, dict)}
+
+
+def document_has_date(value: Any, root: dict[str, Any]) -> bool:
+    """bdl-10: type = 'document' implies timestamp.hasValue()."""
+    return value.get("type") != "document" or "timestamp" in value
+
+
+def _systems(value: Any) -> list[Any]:
+    ids = value.get("identifier") if isinstance(value, dict) else None
+    return [i.get("system") for i in ids if isinstance(i, dict)] if isinstance(ids, list) else []
+
+
+def patient_has_national_id(value: Any, root: dict[str, Any]) -> bool:
+    """chiro-pat-1: identifier.where(system in <person id systems>).exists()"""
+    return any(s in c.PERSON_ID_SYSTEMS for s in _systems(value))
+
+
+def organization_has_national_id(value: Any, root: dict[str, Any]) -> bool:
+    """chiro-org-1: identifier.where(system in <organisation id systems>).exists()"""
+    return any(s in c.ORGANIZATION_ID_SYSTEMS for s in _systems(value))
+
+
+def subject_identified(value: Any, root: dict[str, Any]) -> bool:
+    """chiro-sr-1: subject.reference.exists() or subject.identifier.where(system in ...)"""
+    subject = value.get("subject")
+    if not isinstance(subject, dict):
+        return True  # cardinality reports a missing subject
+    ident = subject.get("identifier")
+    by_id = isinstance(ident, dict) and ident.get("system") in c.PERSON_ID_SYSTEMS
+    return "reference" in subject or by_id
+
+
+def rejection_has_reason(value: Any, root: dict[str, Any]) -> bool:
+    """chiro-task-1: status = 'rejected' implies statusReason has a rejection-reason code."""
+    if value.get("status") != "rejected":
+        return True
+    reason = value.get("statusReason")
+    codings = reason.get("coding", []) if isinstance(reason, dict) else []
+    return any(isinstance(x, dict) and x.get("system") == c.REJECTION_REASON for x in codings)
+
+
+def organization_named(value: Any, root: dict[str, Any]) -> bool:
+    """org-1: (identifier.count() + name.count()) > 0"""
+    return bool(value.get("identifier") or value.get("name"))
+
+
+NATIVE: Final[Mapping[str, Evaluator]] = {
+    "org-1": organization_named,
+    "per-1": period_ordered,
+    "ref-1": local_reference_resolves,
+    "bdl-10": document_has_date,
+    "chiro-pat-1": patient_has_national_id,
+    "chiro-org-1": organization_has_national_id,
+    "chiro-sr-1": subject_identified,
+    "chiro-task-1": rejection_has_reason,
+}

@@ -1,0 +1,1 @@
+"""Build-time tools for the profile package (not imported at run time)."""

@@ -1,0 +1,58 @@
+"""Every example validates; every invalid fixture fails with its expected issue."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from profiles.validate import validate_file
+
+EXAMPLES_DIR = Path(__file__).resolve().parents[3] / "profiles" / "examples"
+EXAMPLES = sorted(EXAMPLES_DIR.glob("*.json"))
+
+
+@dataclass(frozen=True)
+class InvalidCase:
+    path: Path
+    expression: str
+    code: str
+    severity: str
+
+    @property
+    def name(self) -> str:
+        return self.path.stem
+
+
+def load_cases() -> list[InvalidCase]:
+    cases = []
+    for path in sorted((EXAMPLES_DIR / "invalid").glob("*.json")):
+        if not path.name.endswith(".expected.json"):
+            exp = json.loads(path.with_name(path.stem + ".expected.json").read_text())
+            cases.append(InvalidCase(path, exp["expression"], exp["code"], exp["severity"]))
+    return cases
+
+
+INVALID_CASES = load_cases()
+
+
+def test_there_are_examples_and_fixtures() -> None:
+    assert len(EXAMPLES) >= 10 and len(INVALID_CASES) >= 11
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+def test_example_is_valid(path: Path) -> None:
+    assert [i for i in validate_file(path) if i.severity in ("error", "fatal")] == []
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+def test_example_has_no_warnings(path: Path) -> None:
+    assert validate_file(path) == []
+
+
+@pytest.mark.parametrize("case", INVALID_CASES, ids=lambda c: c.name)
+def test_invalid_fixture_fails_as_expected(case: InvalidCase) -> None:
+    found = {(i.expression, i.code, i.severity) for i in validate_file(case.path)}
+    assert (case.expression, case.code, case.severity) in found

@@ -1,0 +1,137 @@
+"""validate_resource: structure translation, profiles, bundles, never raising."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from profiles import canonical
+from profiles.issues import rebase
+from profiles.structure import fhirpath
+from profiles.validate import validate_file, validate_resource
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "profiles" / "examples"
+
+
+def example(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((EXAMPLES / name).read_text())
+    return data
+
+
+def found(issues: list[Any]) -> set[tuple[str | None, str, str]]:
+    return {(i.expression, i.code, i.severity) for i in issues}
+
+
+@pytest.mark.parametrize(("loc", "expected"), [
+    (("subject", "reference"), "ServiceRequest.subject.reference"),
+    (("identifier", 0, "value"), "ServiceRequest.identifier[0].value"),
+    (("_status",), "ServiceRequest.status"),
+    (("resource_type",), "ServiceRequest.resourceType"),
+])
+def test_pydantic_loc_to_fhirpath(loc: tuple[int | str, ...], expected: str) -> None:
+    assert fhirpath("ServiceRequest", loc) == expected
+
+
+def test_structural_type_error_points_at_element() -> None:
+    sr = example("ChiroAssessmentReferral-plain.json")
+    sr["identifier"][0]["value"] = 5
+    assert ("ServiceRequest.identifier[0].value", "value", "error") in found(
+        validate_resource(sr))
+
+
+def test_unknown_nested_element() -> None:
+    sr = example("ChiroAssessmentReferral-plain.json")
+    sr["subject"]["display2"] = "x"
+    assert ("ServiceRequest.subject.display2", "structure", "error") in found(
+        validate_resource(sr))
+
+
+def test_unknown_profile_is_a_warning_only() -> None:
+    org = example("ChiroOrganization-clinic.json")
+    org["meta"]["profile"].append("https://example.org/fhir/StructureDefinition/Other")
+    issues = validate_resource(org)
+    assert found(issues) == {("Organization.meta.profile[1]", "not-supported", "warning")}
+
+
+def test_profile_for_another_type_is_an_error() -> None:
+    org = example("ChiroOrganization-clinic.json")
+    org["meta"]["profile"] = [canonical.REFERRAL]
+    assert ("Organization.meta.profile[0]", "invalid", "error") in found(validate_resource(org))
+
+
+def test_explicit_profiles_argument_applies() -> None:
+    org = example("ChiroOrganization-clinic.json")
+    del org["meta"]
+    del org["name"]
+    assert validate_resource(org) == []  # no default profile for Organization
+    assert ("Organization.name", "required", "error") in found(
+        validate_resource(org, [canonical.ORGANIZATION]))
+
+
+def test_default_profile_applies_without_meta_profile() -> None:
+    sr = example("ChiroAssessmentReferral-plain.json")
+    del sr["meta"]
+    sr["intent"] = "plan"
+    assert ("ServiceRequest.intent", "value", "error") in found(validate_resource(sr))
+
+
+def test_bundle_entries_are_rooted_and_references_typed_by_full_url() -> None:
+    bundle = example("ChiroAssessmentReferral-bundle-no.json")
+    sr = bundle["entry"][5]["resource"]
+    sr["requester"]["reference"] = bundle["entry"][1]["fullUrl"]  # the Practitioner
+    issues = validate_resource(bundle)
+    assert ("Bundle.entry[5].resource.requester.reference", "value", "error") in found(issues)
+
+
+def test_bundle_entry_with_unknown_type() -> None:
+    bundle = example("ChiroAssessmentReferral-bundle-dk.json")
+    bundle["entry"][0]["resource"]["resourceType"] = "Pasient"
+    assert ("Bundle.entry[0].resource.resourceType", "structure", "error") in found(
+        validate_resource(bundle))
+
+
+def test_extensible_binding_is_a_warning_and_required_an_error() -> None:
+    role = example("ChiroPractitionerRole-gp.json")
+    role["code"] = [{"coding": [{"system": "urn:example", "code": "nurse"}]}]
+    assert ("PractitionerRole.code[0]", "code-invalid", "error") in found(
+        validate_resource(role))
+
+
+@pytest.mark.parametrize("junk", [None, [], "x", 5, {"resourceType": 5},
+                                  {"resourceType": "ServiceRequest", "meta": "x"},
+                                  {"resourceType": "ServiceRequest", "identifier": "x"},
+                                  {"resourceType": "Bundle", "entry": [5, {"resource": 3}]}])
+def test_never_raises(junk: Any) -> None:
+    issues = validate_resource(junk)
+    assert any(i.is_error for i in issues)
+
+
+def test_validate_file_reports_unreadable(tmp_path: Path) -> None:
+    bad = tmp_path / "x.json"
+    bad.write_text("{not json")
+    assert [i.severity for i in validate_file(bad)] == ["fatal"]
+    assert validate_file(tmp_path / "missing.json")[0].severity == "fatal"
+
+
+def test_core_binding_inside_datatype() -> None:
+    patient = example("ChiroPatient-no.json")
+    patient["name"][0]["use"] = "nickname-ish"
+    assert ("Patient.name[0].use", "code-invalid", "error") in found(validate_resource(patient))
+
+
+def test_input_is_not_modified() -> None:
+    sr = example("ChiroAssessmentReferral-plain.json")
+    before = copy.deepcopy(sr)
+    validate_resource(sr)
+    assert sr == before
+
+
+def test_rebase() -> None:
+    issues = validate_resource({"resourceType": "ServiceRequest", "status": "foo",
+                                "intent": "order", "subject": {"reference": "Patient/1"}})
+    moved = rebase(issues, "ServiceRequest", "Bundle.entry[3].resource")
+    assert all((i.expression or "").startswith("Bundle.entry[3].resource") for i in moved)
