@@ -53,7 +53,7 @@ def plain_bodies(n: int, tag: str) -> list[bytes]:
 
 
 def transaction_bodies(n: int, tag: str) -> list[bytes]:
-    base = load_json("ChiroAssessmentReferral-transaction-no.json")
+    base = load_json("ChiroAssessmentReferral-bundle-no.json")
     out = []
     for i in range(n):
         doc = copy.deepcopy(base)

@@ -11,7 +11,12 @@ class Settings(BaseSettings):
     base_url: str = "http://127.0.0.1:8080/fhir"
     canonical_base: str = "https://chiroref.example.org/fhir"
     database_url: str = "sqlite+aiosqlite:///chiroref.db"
-    broker_url: str = "memory://"
+    # Embedded default: kombu's SQLAlchemy transport on a SQLite file beside the store (no
+    # server, works across processes). Production: redis://host:6379/0.
+    broker_url: str = "sqla+sqlite:///chiroref-broker.db"
+    # The Celery queue the gateway, the sweeper and the workers share (one per deployment
+    # when several share a Redis).
+    celery_queue: str = "chiroref"
     max_body_bytes: int = 1_048_576
     default_page_size: int = 50
     max_page_size: int = 500
@@ -19,3 +24,18 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8080
     log_level: str = "info"
+    # Run the Alembic migrations when the app starts (embedded SQLite demo convenience;
+    # production runs `chiroref migrate` and sets this to false).
+    auto_migrate: bool = True
+    # Delivery of outbound messages (workers/delivery.py, service/workflow/delivery_policy.py)
+    delivery_timeout_seconds: float = 10.0
+    delivery_lease_seconds: float = 60.0
+    delivery_backoff_base_seconds: float = 5.0
+    delivery_backoff_cap_seconds: float = 3600.0
+    delivery_max_attempts: int = 12
+    delivery_max_age_seconds: float = 259_200.0  # 3 days
+    breaker_failure_threshold: int = 5
+    breaker_open_seconds: float = 60.0
+    # The beat: how often the sweeper nudges due outbox rows, and where beat keeps its state
+    sweep_interval_seconds: float = 5.0
+    beat_schedule_file: str = "chiroref-beat-schedule"

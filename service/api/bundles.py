@@ -1,0 +1,192 @@
+"""Transaction and batch Bundles: reading the request, shaping the response (pure).
+
+http.html#transaction: entries are processed DELETE, POST, PUT, GET; `fullUrl` references
+between entries are rewritten to the ids the server assigns; a transaction succeeds or
+fails whole, and its failure's OperationOutcome points at `Bundle.entry[i]...`.
+"""
+
+from __future__ import annotations
+
+import http
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from profiles.issues import Issue, to_operation_outcome
+from service.api.headers import Prefer, etag, parse_if_match
+from service.api.references import local_ref
+from service.api.urls import Urls
+from service.errors import BadRequest, FhirError
+from service.store.model import StoredResource
+
+Method = Literal["GET", "POST", "PUT", "DELETE"]
+METHODS: tuple[Method, ...] = ("DELETE", "POST", "PUT", "GET")  # processing order
+BundleKind = Literal["transaction", "batch"]
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    index: int
+    method: Method
+    url: str  # relative to the base: `Patient`, `Patient/1`, `Patient?identifier=...`
+    full_url: str | None = None
+    resource: dict[str, Any] | None = None
+    if_none_exist: str | None = None
+    if_match: int | None = None
+
+    @property
+    def where(self) -> str:
+        return f"Bundle.entry[{self.index}]"
+
+    @property
+    def path(self) -> str:
+        return self.url.split("?", 1)[0].strip("/")
+
+    @property
+    def query(self) -> str:
+        return self.url.partition("?")[2]
+
+    @property
+    def resource_type(self) -> str:
+        return self.path.split("/", 1)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class EntryResult:
+    entry: Entry
+    status: int
+    stored: StoredResource | None = None
+    resource: dict[str, Any] | None = None  # a GET's searchset Bundle
+    issues: tuple[Issue, ...] = ()
+
+
+def parse_bundle(body: Mapping[str, Any], base_url: str) -> tuple[BundleKind, list[Entry]]:
+    if body.get("resourceType") != "Bundle":
+        raise BadRequest.of("POST to the base takes a transaction or batch Bundle", "resourceType")
+    kind = body.get("type")
+    if kind not in ("transaction", "batch"):
+        raise BadRequest.of(
+            f"Bundle.type must be transaction or batch, got {kind!r}", "Bundle.type"
+        )
+    raw = body.get("entry") or []
+    if not isinstance(raw, list):
+        raise BadRequest.of("Bundle.entry must be a list", "Bundle.entry")
+    return kind, [parse_entry(i, e, base_url) for i, e in enumerate(raw)]
+
+
+def parse_entry(index: int, raw: Any, base_url: str) -> Entry:
+    where = f"Bundle.entry[{index}]"
+    request = raw.get("request") if isinstance(raw, dict) else None
+    if not isinstance(request, dict):
+        raise BadRequest.of("each entry needs a request", f"{where}.request", code="required")
+    method = str(request.get("method", "")).upper()
+    url = request.get("url")
+    if method not in METHODS or not isinstance(url, str) or not url:
+        raise BadRequest.of(
+            "request.method (GET/POST/PUT/DELETE) and url are required",
+            f"{where}.request",
+            code="required",
+        )
+    resource = raw.get("resource")
+    if method in ("POST", "PUT") and not isinstance(resource, dict):
+        raise BadRequest.of(
+            f"a {method} entry needs a resource", f"{where}.resource", code="required"
+        )
+    entry = Entry(
+        index,
+        method,
+        local_ref(url, base_url),
+        raw.get("fullUrl"),
+        resource if isinstance(resource, dict) else None,
+        request.get("ifNoneExist"),
+        _if_match(request.get("ifMatch"), where),
+    )
+    check_entry(entry)
+    return entry
+
+
+def _if_match(value: Any, where: str) -> int | None:
+    try:
+        return parse_if_match(value if isinstance(value, str) else None)
+    except FhirError as exc:
+        raise rebased(exc, where) from exc
+
+
+def check_entry(entry: Entry) -> None:
+    """The url fits the method: `Type` for POST, `Type/id` for PUT and DELETE."""
+    parts = entry.path.split("/")
+    wants = {"POST": 1, "PUT": 2, "DELETE": 2}.get(entry.method)
+    if wants is not None and (len(parts) != wants or entry.query):
+        shape = "Type" if wants == 1 else "Type/id (conditional forms are not supported)"
+        raise BadRequest.of(
+            f"{entry.method} url must be {shape}, got {entry.url!r}", f"{entry.where}.request.url"
+        )
+    if entry.resource is not None and entry.resource.get("resourceType") != parts[0]:
+        raise BadRequest.of(
+            f"resourceType does not match request.url {entry.url!r}",
+            f"{entry.where}.resource.resourceType",
+        )
+    if entry.method == "PUT" and entry.resource and entry.resource.get("id") != parts[1]:
+        raise BadRequest.of(
+            "the resource id must equal the id in request.url", f"{entry.where}.resource.id"
+        )
+
+
+def in_order(entries: Iterable[Entry], method: Method) -> list[Entry]:
+    return [e for e in entries if e.method == method]
+
+
+def rebase(issue: Issue, where: str) -> Issue:
+    """`ServiceRequest.subject` -> `Bundle.entry[2].resource.subject`."""
+    expr = issue.expression
+    if expr and expr.startswith("Bundle.entry["):
+        return issue
+    head, dot, tail = (expr or "").partition(".")
+    if expr and head[:1].isupper() and "[" not in head:
+        path = f"{where}.resource" + (f".{tail}" if dot else "")
+    else:
+        path = f"{where}" + (f".{expr}" if expr else "")
+    return Issue(issue.severity, issue.code, path, issue.message)
+
+
+def rebased(exc: FhirError, where: str) -> FhirError:
+    """The same error (class, status, attributes) with its issues pointing into the entry."""
+    moved = exc.__class__.__new__(exc.__class__)
+    Exception.__init__(moved, *exc.args)
+    moved.__dict__.update(exc.__dict__)
+    moved.issues = tuple(rebase(i, where) for i in exc.issues)
+    return moved
+
+
+def response_entry(urls: Urls, result: EntryResult, prefer: Prefer) -> dict[str, Any]:
+    stored = result.stored
+    response: dict[str, Any] = {"status": status_line(result.status)}
+    out: dict[str, Any] = {}
+    if stored is not None:
+        out["fullUrl"] = urls.full_url(stored.ref)
+        response |= {
+            "etag": etag(stored.version_id),
+            "lastModified": stored.last_updated.isoformat(timespec="milliseconds"),
+        }
+        if result.entry.method in ("POST", "PUT"):
+            response["location"] = f"{stored.ref}/_history/{stored.version_id}"
+    body = result.resource if result.resource is not None else (stored.content if stored else None)
+    if prefer.return_ == "OperationOutcome" and result.entry.method != "GET":
+        response["outcome"] = to_operation_outcome(result.issues)
+    elif body is not None and (prefer.return_ == "representation" or result.entry.method == "GET"):
+        out["resource"] = body
+    return out | {"response": response}
+
+
+def error_entry(exc: FhirError) -> dict[str, Any]:
+    return {
+        "response": {"status": status_line(exc.status), "outcome": to_operation_outcome(exc.issues)}
+    }
+
+
+def status_line(status: int) -> str:
+    return f"{status} {http.HTTPStatus(status).phrase}"
+
+
+def response_bundle(kind: BundleKind, entries: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"resourceType": "Bundle", "type": f"{kind}-response", "entry": entries}

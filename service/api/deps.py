@@ -1,0 +1,117 @@
+"""Request dependencies as named `Annotated` aliases (STYLE.md section 3).
+
+`AppStore`, `Conf`, `Links`, `CallerDep` (always SYSTEM until the security issue),
+`IfMatch`, `PreferDep`, `FhirBody` (size-limited, JSON-only body), `FormPairs`
+(`POST _search`), `Negotiated` (406 for XML-only clients).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+from urllib.parse import parse_qsl
+
+import orjson
+from fastapi import Depends, Request
+
+from service.api.headers import (
+    Prefer,
+    check_acceptable,
+    check_request_type,
+    media_type,
+    parse_if_match,
+    parse_prefer,
+)
+from service.api.urls import Urls
+from service.errors import BadRequest, NotFound, PayloadTooLarge, UnsupportedMediaType
+from service.settings import Settings
+from service.store.db import Store
+from service.store.model import SYSTEM, Caller
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_store(request: Request) -> Store:
+    store: Store = request.app.state.store
+    return store
+
+
+def get_urls(request: Request) -> Urls:
+    return Urls.of(get_settings(request).base_url)
+
+
+def get_caller() -> Caller:
+    return SYSTEM  # SMART Backend Services comes with the security issue
+
+
+def get_if_match(request: Request) -> int | None:
+    return parse_if_match(request.headers.get("if-match"))
+
+
+def get_prefer(request: Request) -> Prefer:
+    return parse_prefer(request.headers.getlist("prefer"))
+
+
+def negotiate(request: Request) -> None:
+    check_acceptable(request.headers.get("accept"), request.query_params.get("_format"))
+
+
+async def read_body(request: Request) -> bytes:
+    """The body, refused with 413 past `max_body_bytes` by Content-Length or by count."""
+    limit = get_settings(request).max_body_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(*PayloadTooLarge.of(f"the body exceeds {limit} bytes").issues)
+
+
+async def fhir_body(request: Request) -> dict[str, Any]:
+    check_request_type(request.headers.get("content-type"))
+    raw = await read_body(request)
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest.of(f"the body is not valid JSON: {exc}", code="structure") from exc
+    if not isinstance(data, dict):
+        raise BadRequest.of("the body must be a JSON object (a FHIR resource)", code="structure")
+    return data
+
+
+async def form_pairs(request: Request) -> list[tuple[str, str]]:
+    """`POST [type]/_search`: form parameters join the URL's (search.html#search)."""
+    kind = media_type(request.headers.get("content-type"))
+    if kind and kind != "application/x-www-form-urlencoded":
+        raise UnsupportedMediaType.of("POST _search takes application/x-www-form-urlencoded")
+    body = (await read_body(request)).decode("utf-8", "replace")
+    return [*request.query_params.multi_items(), *parse_qsl(body, keep_blank_values=True)]
+
+
+def resource_id(rid: str) -> str:
+    """Ids here are server-assigned UUIDs; anything else cannot exist (404, not a 500)."""
+    try:
+        return str(uuid.UUID(rid))
+    except ValueError:
+        raise NotFound.of(f"no resource with id {rid!r}") from None
+
+
+Conf = Annotated[Settings, Depends(get_settings)]
+AppStore = Annotated[Store, Depends(get_store)]
+Links = Annotated[Urls, Depends(get_urls)]
+CallerDep = Annotated[Caller, Depends(get_caller)]
+IfMatch = Annotated[int | None, Depends(get_if_match)]
+PreferDep = Annotated[Prefer, Depends(get_prefer)]
+FhirBody = Annotated[dict[str, Any], Depends(fhir_body)]
+FormPairs = Annotated[list[tuple[str, str]], Depends(form_pairs)]

@@ -1,0 +1,96 @@
+"""Pure parsers for the HTTP headers FHIR gives meaning to (no FastAPI here).
+
+- `If-Match: W/"3"` -> 3 (http.html#concurrency); malformed -> 400.
+- `Prefer: return=minimal|representation|OperationOutcome` (http.html#ops) and
+  `Prefer: handling=strict|lenient` (search.html#errors).
+- Content negotiation (http.html#mime-type): JSON only. A request body in another format
+  is 415; asking only for XML (Accept or `_format`) is 406.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from service.errors import BadRequest, NotAcceptable, UnsupportedMediaType
+
+ReturnPref = Literal["minimal", "representation", "OperationOutcome"]
+Handling = Literal["strict", "lenient"]
+
+FHIR_JSON = "application/fhir+json"
+JSON_TYPES = frozenset({FHIR_JSON, "application/json", "application/json+fhir", "text/json"})
+ANY_TYPES = frozenset({"*/*", "application/*"})
+FORMAT_ALIASES = frozenset({"json", *JSON_TYPES})
+
+_ETAG = re.compile(r'^\s*(?:W/)?(?:"(\d+)"|(\d+))\s*$')
+
+
+@dataclass(frozen=True, slots=True)
+class Prefer:
+    return_: ReturnPref = "representation"
+    handling: Handling = "lenient"
+
+
+def parse_if_match(value: str | None) -> int | None:
+    """`W/"3"`, `"3"` or `3` -> 3; absent -> None; anything else is a 400."""
+    if value is None or not value.strip():
+        return None
+    found = _ETAG.match(value)
+    if found is None:
+        raise BadRequest.of(f'If-Match must be a version ETag like W/"3", got {value!r}')
+    return int(found.group(1) or found.group(2))
+
+
+def etag(version: int) -> str:
+    return f'W/"{version}"'
+
+
+def parse_prefer(values: list[str]) -> Prefer:
+    """Every `Prefer` header (comma- or semicolon-separated tokens); unknown tokens ignored."""
+    found: dict[str, str] = {}
+    for value in values:
+        for token in re.split(r"[,;]", value):
+            name, _, setting = token.strip().partition("=")
+            found[name.strip().lower()] = setting.strip().strip('"')
+    return Prefer(_return_pref(found.get("return")), _handling(found.get("handling")))
+
+
+def _return_pref(value: str | None) -> ReturnPref:
+    lowered = (value or "").lower()
+    if lowered == "minimal":
+        return "minimal"
+    if lowered == "operationoutcome":
+        return "OperationOutcome"
+    return "representation"
+
+
+def _handling(value: str | None) -> Handling:
+    return "strict" if (value or "").lower() == "strict" else "lenient"
+
+
+def media_type(header: str | None) -> str:
+    """`application/fhir+json; charset=utf-8` -> `application/fhir+json`."""
+    return (header or "").split(";", 1)[0].strip().lower()
+
+
+def check_request_type(content_type: str | None) -> None:
+    """A FHIR body must be JSON (with or without charset); no Content-Type is read as JSON."""
+    kind = media_type(content_type)
+    if kind and kind not in JSON_TYPES:
+        raise UnsupportedMediaType.of(
+            f"unsupported Content-Type {kind!r}: this server reads {FHIR_JSON} or application/json"
+        )
+
+
+def check_acceptable(accept: str | None, format_param: str | None) -> None:
+    """406 when the client can only take a format we do not produce (XML, Turtle, ...)."""
+    if format_param is not None:
+        if media_type(format_param) not in FORMAT_ALIASES:
+            raise NotAcceptable.of(f"_format={format_param!r} is not supported; use json")
+        return
+    if accept is None or not accept.strip():
+        return
+    kinds = {media_type(part) for part in accept.split(",")}
+    if not kinds & (JSON_TYPES | ANY_TYPES):
+        raise NotAcceptable.of(f"cannot produce {accept!r}; this server speaks {FHIR_JSON}")

@@ -1,0 +1,242 @@
+"""The FHIR interactions over the store (http.html), one function each.
+
+Routes parse the request and shape the reply; these do the work: validate, open ONE
+store transaction, call the repository, and turn store outcomes into FHIR ones. Nothing is
+written when any step fails (the transaction rolls back on the exception).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+from urllib.parse import parse_qsl
+
+from profiles.issues import Issue, errors
+from profiles.validate import validate_resource
+from service.api.searchset import ParsedSearch, parse_search, query_pairs
+from service.errors import (
+    BadRequest,
+    Conflict,
+    FhirError,
+    MethodNotAllowed,
+    NotFound,
+    PreconditionFailed,
+    Unprocessable,
+)
+from service.store.db import Store
+from service.store.errors import ClaimTaken
+from service.store.model import Caller, HistoryPage, NewResource, SearchPage, StoredResource
+from service.store.repository import Repository
+from service.store.search_params import RESOURCE_TYPES, SEARCH_PARAMS
+from service.workflow import referrals
+from service.workflow.intake import prepare_create
+from service.workflow.ownership import orgs_of, resolve_roles
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    stored: StoredResource
+    created: bool  # 201 (new) or 200 (updated, or found by a conditional create)
+    issues: tuple[Issue, ...] = ()  # warnings and information from validation
+
+
+def check_type(resource_type: str) -> None:
+    if resource_type not in RESOURCE_TYPES:
+        raise NotFound.of(f"resource type {resource_type!r} is not supported by this server")
+
+
+def check_body(resource_type: str, content: Mapping[str, Any]) -> None:
+    found = content.get("resourceType")
+    if found != resource_type:
+        raise BadRequest.of(
+            f"resourceType {found!r} does not match the URL ({resource_type})", "resourceType"
+        )
+
+
+def check_valid(content: Mapping[str, Any], profiles: Sequence[str] = ()) -> tuple[Issue, ...]:
+    """Every issue; any error -> 422 carrying all of them (nothing stored)."""
+    issues = validate_resource(dict(content), profiles)
+    if errors(issues):
+        raise Unprocessable(*issues)
+    return tuple(issues)
+
+
+def with_new_id(content: Mapping[str, Any]) -> dict[str, Any]:
+    """The server assigns the id on create; a client id is ignored (http.html#create)."""
+    meta = {
+        k: v
+        for k, v in (content.get("meta") or {}).items()
+        if k not in ("versionId", "lastUpdated")
+    }
+    fresh = {**content, "id": str(uuid.uuid4())}
+    if meta:
+        fresh["meta"] = meta
+    else:
+        fresh.pop("meta", None)
+    return fresh
+
+
+def conditional(resource_type: str, if_none_exist: str, max_count: int) -> ParsedSearch:
+    """`If-None-Exist: identifier=sys|val` (or `Type?...`) as a strict search."""
+    _, _, query = if_none_exist.rpartition("?")
+    pairs = parse_qsl(query, keep_blank_values=True)
+    if not pairs:
+        raise BadRequest.of(f"If-None-Exist {if_none_exist!r} holds no search parameters")
+    known = SEARCH_PARAMS.get(resource_type, {})
+    parsed = parse_search(
+        resource_type, pairs, known, default_count=2, max_count=max_count, handling="strict"
+    )
+    return replace(parsed, query=replace(parsed.query, count=2, offset=0, sort=(), summary=None))
+
+
+def claim_key(parsed: ParsedSearch) -> str:
+    """The canonical form of a conditional-create query: sorted `name=values` pairs."""
+    return "&".join(f"{k}={v}" for k, v in sorted(query_pairs(parsed.query)))
+
+
+async def match_one(repo: Repository, parsed: ParsedSearch) -> StoredResource | None:
+    page = await repo.search(parsed.query)
+    if page.total > 1 or len(page.items) > 1:
+        raise PreconditionFailed.of(
+            f"If-None-Exist matched {page.total} resources; it must match at most one",
+            code="multiple-matches",
+        )
+    return page.items[0] if page.items else None
+
+
+async def create(
+    store: Store, caller: Caller, content: Mapping[str, Any], if_none_exist: str | None = None
+) -> Written:
+    issues = check_valid(content)
+    new = with_new_id(content)
+    kind = new["resourceType"]
+    parsed = conditional(kind, if_none_exist, 2) if if_none_exist else None
+    try:
+        async with store.begin(caller) as repo:
+            found = await match_one(repo, parsed) if parsed else None
+            if found is not None:
+                return Written(found, created=False, issues=issues)
+            key = claim_key(parsed) if parsed else None
+            items = await prepare_create(repo, NewResource(new, claim_key=key), {})
+            return Written((await repo.create_many(items))[0], created=True, issues=issues)
+    except ClaimTaken as taken:
+        return Written(await claimed(store, caller, taken, new, lenient=parsed is not None), False)
+
+
+async def claimed(
+    store: Store, caller: Caller, taken: ClaimTaken, new: Mapping[str, Any], *, lenient: bool
+) -> StoredResource:
+    """After a lost claim race (rolled back): the resource that holds the claim."""
+    async with store.begin(caller) as repo:
+        return await holder(repo, taken.resource_type, taken.key, new, lenient=lenient)
+
+
+async def holder(
+    repo: Repository, resource_type: str, key: str, new: Mapping[str, Any], *, lenient: bool
+) -> StoredResource:
+    found = await repo.find_claim(resource_type, key)
+    if found is None:
+        raise Conflict.of(f"a concurrent request holds {resource_type} claim {key!r}; retry")
+    if not key.startswith(referrals.CLAIM_PREFIX):
+        return found
+    focus = referrals.focus_of(found.content)
+    referral = await repo.read(*focus) if focus else found
+    if not lenient and not referrals.same_referral(referral.content, new):
+        raise Conflict.of(
+            f"{referral.ref} already holds this identifier from the same sender",
+            "ServiceRequest.identifier",
+            code="duplicate",
+        )
+    return referral
+
+
+async def update(
+    store: Store,
+    caller: Caller,
+    ref: tuple[str, str],
+    content: Mapping[str, Any],
+    expected: int | None,
+) -> Written:
+    resource_type, rid = ref
+    if content.get("id") != rid:
+        raise BadRequest.of(
+            f"the body's id {content.get('id')!r} must equal the URL id {rid!r}",
+            f"{resource_type}.id",
+        )
+    issues = check_valid(content)
+    async with store.begin(caller) as repo:
+        roles = await resolve_roles(repo, content, {})
+        try:
+            stored = await repo.update(
+                resource_type, rid, dict(content), orgs_of(content, roles), expected
+            )
+        except NotFound as exc:
+            raise no_update_create(resource_type, rid) from exc
+    return Written(stored, created=False, issues=issues)
+
+
+def no_update_create(resource_type: str, rid: str) -> FhirError:
+    """R4 http.html#update: 405 when the resource did not exist and the server does not
+    allow client-defined ids (CapabilityStatement updateCreate = false)."""
+    return MethodNotAllowed.of(
+        f"{resource_type}/{rid} does not exist and this server assigns ids (updateCreate is "
+        "false): create it with POST",
+        code="not-supported",
+    )
+
+
+async def read(store: Store, caller: Caller, resource_type: str, rid: str) -> StoredResource:
+    async with store.begin(caller, readonly=True) as repo:
+        return await repo.read(resource_type, rid)
+
+
+async def vread(store: Store, caller: Caller, ref: tuple[str, str], version: int) -> StoredResource:
+    async with store.begin(caller, readonly=True) as repo:
+        return await repo.vread(ref[0], ref[1], version)
+
+
+async def delete(
+    store: Store, caller: Caller, resource_type: str, rid: str, expected: int | None
+) -> StoredResource | None:
+    async with store.begin(caller) as repo:
+        return await repo.delete(resource_type, rid, expected)
+
+
+async def history(
+    store: Store, caller: Caller, ref: tuple[str, str], count: int, offset: int
+) -> HistoryPage:
+    """Every version, newest first, deletions included (so a deleted resource has one)."""
+    async with store.begin(caller, readonly=True) as repo:
+        page = await repo.history(ref[0], ref[1], count, offset)
+    if page.total == 0:
+        raise NotFound.of(f"{ref[0]}/{ref[1]} is not known")
+    return page
+
+
+async def search(store: Store, caller: Caller, parsed: ParsedSearch) -> SearchPage:
+    async with store.begin(caller, readonly=True) as repo:
+        return await repo.search(parsed.query)
+
+
+def validation_input(
+    resource_type: str, body: Mapping[str, Any], profiles: Sequence[str]
+) -> tuple[dict[str, Any], list[str]]:
+    """`$validate` takes the resource, or Parameters with `resource` and `profile`."""
+    wanted: list[Any] = list(profiles)
+    content: Any = body
+    if body.get("resourceType") == "Parameters" and resource_type != "Parameters":
+        params = [p for p in body.get("parameter") or [] if isinstance(p, dict)]
+        content = next((p.get("resource") for p in params if p.get("name") == "resource"), None)
+        wanted += [
+            p.get("valueUri") or p.get("valueCanonical")
+            for p in params
+            if p.get("name") == "profile"
+        ]
+        if not isinstance(content, dict):
+            raise BadRequest.of(
+                "Parameters needs a 'resource' parameter", "Parameters.parameter", code="required"
+            )
+    check_body(resource_type, content)
+    return dict(content), [p for p in wanted if isinstance(p, str) and p]

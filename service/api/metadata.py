@@ -1,0 +1,88 @@
+"""The CapabilityStatement (capabilitystatement.html): what this server really does.
+
+Built once per app from the registries that drive the behaviour (the store's search
+parameters and types, the profile package), so it cannot drift from them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from profiles import canonical
+
+INTERACTIONS = ("read", "vread", "update", "delete", "history-instance", "create", "search-type")
+VALIDATE = {
+    "name": "validate",
+    "definition": "http://hl7.org/fhir/OperationDefinition/Resource-validate",
+}
+FORMATS = ["application/fhir+json", "json", "application/json"]
+
+
+def capability_statement(
+    *,
+    base_url: str,
+    now: datetime,
+    resource_types: Sequence[str],
+    search_params: Mapping[str, Mapping[str, Any]],
+    supported: Mapping[str, Sequence[str]],
+    defaults: Mapping[str, Sequence[str]],
+) -> dict[str, Any]:
+    return {
+        "resourceType": "CapabilityStatement",
+        "url": f"{base_url.rstrip('/')}/metadata",
+        "version": canonical.VERSION,
+        "name": "ChirorefServer",
+        "title": "chiroref FHIR R4 referral-messaging server",
+        "status": "active",
+        "date": now.isoformat(timespec="milliseconds"),
+        "kind": "instance",
+        "software": {"name": "chiroref", "version": canonical.VERSION},
+        "implementation": {"description": "chiroref gateway", "url": base_url.rstrip("/")},
+        "fhirVersion": "4.0.1",
+        "format": FORMATS,
+        "rest": [
+            {
+                "mode": "server",
+                "resource": [
+                    _resource(
+                        t, search_params.get(t, {}), supported.get(t, ()), defaults.get(t, ())
+                    )
+                    for t in resource_types
+                ],
+                "interaction": [{"code": "transaction"}, {"code": "batch"}],
+            }
+        ],
+    }
+
+
+def _resource(
+    rtype: str, params: Mapping[str, Any], supported: Sequence[str], defaults: Sequence[str]
+) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": rtype}
+    if defaults:
+        out["profile"] = defaults[0]
+    if supported:
+        out["supportedProfile"] = list(supported)
+    return out | {
+        "interaction": [{"code": code} for code in INTERACTIONS],
+        "versioning": "versioned-update",
+        "readHistory": True,
+        "updateCreate": False,
+        "conditionalCreate": True,
+        "conditionalRead": "not-supported",
+        "conditionalUpdate": False,
+        "conditionalDelete": "not-supported",
+        "searchParam": [_param(rtype, p) for p in params.values()],
+        "operation": [VALIDATE],
+    }
+
+
+def _param(rtype: str, param: Any) -> dict[str, Any]:
+    """Name, type, FHIRPath; `definition` only where the canonical is certain (the registry
+    carries no SearchParameter URLs and R4 shares many, e.g. `clinical-patient`)."""
+    out = {"name": param.name, "type": param.type, "documentation": f"FHIRPath: {param.expression}"}
+    if param.name in ("_id", "_lastUpdated"):
+        out["definition"] = f"http://hl7.org/fhir/SearchParameter/Resource-{param.name[1:]}"
+    return out

@@ -1,0 +1,199 @@
+"""The FHIR RESTful interactions (http.html): thin routes over `interactions`.
+
+Each route parses the request (dependencies), makes one call, and shapes the reply.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import Response
+
+from profiles.validate import validate_resource
+from service.api import interactions, transaction
+from service.api.deps import (
+    AppStore,
+    CallerDep,
+    Conf,
+    FhirBody,
+    FormPairs,
+    IfMatch,
+    Links,
+    PreferDep,
+    negotiate,
+    resource_id,
+)
+from service.api.headers import Prefer
+from service.api.responses import (
+    FhirResponse,
+    outcome_response,
+    resource_response,
+    version_headers,
+    written_response,
+)
+from service.api.searchset import ParsedSearch, history, parse_search, searchset
+from service.errors import NotFound
+from service.settings import Settings
+from service.store.search_params import SEARCH_PARAMS
+
+
+def known_type(resource_type: str) -> str:
+    interactions.check_type(resource_type)
+    return resource_type
+
+
+def known_id(rid: str) -> str:
+    return resource_id(rid)
+
+
+Type = Annotated[str, Depends(known_type)]
+Id = Annotated[str, Depends(known_id)]
+
+router = APIRouter(dependencies=[Depends(negotiate)], default_response_class=FhirResponse)
+
+
+@router.get("/metadata")
+async def metadata(request: Request) -> FhirResponse:
+    return FhirResponse(request.app.state.capability_statement)
+
+
+async def process_bundle(
+    body: FhirBody, store: AppStore, caller: CallerDep, conf: Conf, prefer: PreferDep
+) -> FhirResponse:
+    """`POST [base]`: a transaction or batch Bundle (http.html#transaction)."""
+    ctx = transaction.Context(store, caller, conf)
+    return FhirResponse(await transaction.process(ctx, body, prefer))
+
+
+@router.post("/{resource_type}/$validate")
+async def validate(resource_type: Type, body: FhirBody, request: Request) -> FhirResponse:
+    """Always 200 with the OperationOutcome (errors included); nothing is stored."""
+    given = request.query_params.getlist("profile")
+    content, profiles = interactions.validation_input(resource_type, body, given)
+    return outcome_response(validate_resource(content, profiles))
+
+
+@router.get("/{resource_type}")
+async def search(
+    resource_type: Type,
+    request: Request,
+    store: AppStore,
+    caller: CallerDep,
+    conf: Conf,
+    links: Links,
+    prefer: PreferDep,
+) -> FhirResponse:
+    parsed = _parse(resource_type, request.query_params.multi_items(), conf, prefer)
+    page = await interactions.search(store, caller, parsed)
+    return FhirResponse(searchset(links, resource_type, parsed, page, datetime.now(UTC)))
+
+
+@router.post("/{resource_type}/_search")
+async def search_by_post(
+    resource_type: Type,
+    pairs: FormPairs,
+    store: AppStore,
+    caller: CallerDep,
+    conf: Conf,
+    links: Links,
+    prefer: PreferDep,
+) -> FhirResponse:
+    parsed = _parse(resource_type, pairs, conf, prefer)
+    page = await interactions.search(store, caller, parsed)
+    return FhirResponse(searchset(links, resource_type, parsed, page, datetime.now(UTC)))
+
+
+@router.post("/{resource_type}")
+async def create(
+    resource_type: Type,
+    body: FhirBody,
+    request: Request,
+    store: AppStore,
+    caller: CallerDep,
+    links: Links,
+    prefer: PreferDep,
+) -> FhirResponse:
+    interactions.check_body(resource_type, body)
+    done = await interactions.create(store, caller, body, request.headers.get("if-none-exist"))
+    status = 201 if done.created else 200
+    return written_response(links, done.stored, status=status, prefer=prefer, issues=done.issues)
+
+
+@router.get("/{resource_type}/{rid}")
+async def read(resource_type: Type, rid: Id, store: AppStore, caller: CallerDep) -> FhirResponse:
+    return resource_response(await interactions.read(store, caller, resource_type, rid))
+
+
+@router.put("/{resource_type}/{rid}")
+async def update(
+    resource_type: Type,
+    rid: Id,
+    body: FhirBody,
+    store: AppStore,
+    caller: CallerDep,
+    links: Links,
+    prefer: PreferDep,
+    if_match: IfMatch,
+) -> FhirResponse:
+    interactions.check_body(resource_type, body)
+    done = await interactions.update(store, caller, (resource_type, rid), body, if_match)
+    return written_response(links, done.stored, status=200, prefer=prefer, issues=done.issues)
+
+
+@router.delete("/{resource_type}/{rid}")
+async def delete(
+    resource_type: Type, rid: Id, store: AppStore, caller: CallerDep, if_match: IfMatch
+) -> Response:
+    """204 whether it was live or already deleted (http.html#delete: idempotent)."""
+    gone = await interactions.delete(store, caller, resource_type, rid, if_match)
+    return Response(status_code=204, headers=version_headers(gone) if gone else None)
+
+
+@router.get("/{resource_type}/{rid}/_history")
+async def instance_history(
+    resource_type: Type,
+    rid: Id,
+    request: Request,
+    store: AppStore,
+    caller: CallerDep,
+    conf: Conf,
+    links: Links,
+) -> FhirResponse:
+    count, offset = _paging(request, conf)
+    page = await interactions.history(store, caller, (resource_type, rid), count, offset)
+    path = f"{resource_type}/{rid}/_history"
+    return FhirResponse(history(links, path, page, count, offset, datetime.now(UTC)))
+
+
+@router.get("/{resource_type}/{rid}/_history/{vid}")
+async def vread(
+    resource_type: Type, rid: Id, vid: str, store: AppStore, caller: CallerDep
+) -> FhirResponse:
+    if not vid.isdigit():
+        raise NotFound.of(f"no version {vid!r} of {resource_type}/{rid}")
+    return resource_response(
+        await interactions.vread(store, caller, (resource_type, rid), int(vid))
+    )
+
+
+def _parse(
+    resource_type: str, pairs: list[tuple[str, str]], conf: Settings, prefer: Prefer
+) -> ParsedSearch:
+    return parse_search(
+        resource_type,
+        pairs,
+        SEARCH_PARAMS.get(resource_type, {}),
+        default_count=conf.default_page_size,
+        max_count=conf.max_page_size,
+        handling=prefer.handling,
+    )
+
+
+def _paging(request: Request, conf: Settings) -> tuple[int, int]:
+    pairs = [(k, v) for k, v in request.query_params.multi_items() if k in ("_count", "_offset")]
+    query = parse_search(
+        "history", pairs, (), default_count=conf.default_page_size, max_count=conf.max_page_size
+    ).query
+    return query.count, query.offset

@@ -1,0 +1,196 @@
+"""Search requests in and searchset / history Bundles out (pure; search.html, http.html).
+
+`parse_search` turns query pairs into a `SearchQuery`, leniently dropping parameters the
+server does not know (reported back) or refusing them under `Prefer: handling=strict`.
+The Bundle builders make every `fullUrl` and paging link absolute.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from profiles.issues import Issue, to_operation_outcome
+from service.api.headers import Handling, etag
+from service.api.urls import Urls
+from service.errors import BadRequest
+from service.store.model import HistoryPage, SearchPage, SearchParam, SearchQuery, StoredResource
+
+SILENT = frozenset({"_format", "_pretty", "_total"})  # accepted, no effect on the result
+CONTROL = frozenset({"_count", "_offset", "_sort", "_summary"})
+ALWAYS_SORTABLE = frozenset({"_id", "_lastUpdated"})
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedSearch:
+    query: SearchQuery
+    ignored: tuple[str, ...] = ()  # parameters dropped under lenient handling
+
+    @property
+    def issues(self) -> list[Issue]:
+        return [_ignored_issue(name) for name in self.ignored]
+
+
+@dataclass(slots=True)
+class _Controls:
+    count: int
+    offset: int = 0
+    sort: list[str] = field(default_factory=list)
+    summary: bool = False
+
+
+def parse_search(
+    resource_type: str,
+    pairs: Iterable[tuple[str, str]],
+    known: Collection[str],
+    *,
+    default_count: int,
+    max_count: int,
+    handling: Handling = "lenient",
+) -> ParsedSearch:
+    controls, params, ignored = _Controls(default_count), list[SearchParam](), list[str]()
+    for name, value in pairs:
+        base, _, modifier = name.partition(":")
+        if base in SILENT:
+            continue
+        if base in CONTROL:
+            _control(controls, base, value, known, ignored)
+        elif base in known:
+            params.append(SearchParam(base, _split(value), modifier or None))
+        else:
+            ignored.append(name)
+    if ignored and handling == "strict":
+        raise BadRequest(*(_ignored_issue(n, strict=True) for n in ignored))
+    query = SearchQuery(
+        resource_type,
+        tuple(params),
+        count=min(controls.count, max_count),
+        offset=controls.offset,
+        sort=tuple(controls.sort),
+        summary="count" if controls.summary else None,
+    )
+    return ParsedSearch(query, tuple(ignored))
+
+
+def _control(
+    controls: _Controls, name: str, value: str, known: Collection[str], ignored: list[str]
+) -> None:
+    if name == "_count":
+        controls.count = _non_negative(name, value)
+    elif name == "_offset":
+        controls.offset = _non_negative(name, value)
+    elif name == "_summary":
+        controls.summary = controls.summary or value == "count"
+    else:
+        for key in filter(None, (k.strip() for k in value.split(","))):
+            target = controls.sort if key.lstrip("-") in {*known, *ALWAYS_SORTABLE} else ignored
+            target.append(key if target is controls.sort else f"_sort={key}")
+
+
+def _non_negative(name: str, value: str) -> int:
+    if not value.isdigit():
+        raise BadRequest.of(f"{name} must be a non-negative integer, got {value!r}", code="value")
+    return int(value)
+
+
+def _split(value: str) -> tuple[str, ...]:
+    """`a,b\\,c` -> (`a`, `b,c`): commas OR the values; `\\,` is a literal comma."""
+    parts = value.replace("\\,", "\x00").split(",")
+    return tuple(p.replace("\x00", ",") for p in parts)
+
+
+def _ignored_issue(name: str, *, strict: bool = False) -> Issue:
+    if strict:
+        return Issue("error", "not-supported", None, f"unknown search parameter {name!r}")
+    return Issue("warning", "not-supported", None, f"unknown search parameter {name!r} ignored")
+
+
+def query_pairs(query: SearchQuery) -> list[tuple[str, str]]:
+    """The parameters a search actually used, as they go into its links."""
+    pairs = [
+        (_param_name(p), ",".join(v.replace(",", "\\,") for v in p.values)) for p in query.params
+    ]
+    if query.sort:
+        pairs.append(("_sort", ",".join(query.sort)))
+    if query.summary:
+        pairs.append(("_summary", query.summary))
+    return pairs
+
+
+def _param_name(param: SearchParam) -> str:
+    return f"{param.name}:{param.modifier}" if param.modifier else param.name
+
+
+def paging_links(urls: Urls, path: str, query: SearchQuery, total: int) -> list[dict[str, str]]:
+    def link(relation: str, offset: int) -> dict[str, str]:
+        paging = [("_count", str(query.count)), ("_offset", str(offset))]
+        return {"relation": relation, "url": urls.query(path, query_pairs(query) + paging)}
+
+    links = [link("self", query.offset), link("first", 0)]
+    if query.summary is None and query.count and query.offset + query.count < total:
+        links.append(link("next", query.offset + query.count))
+    if query.offset > 0:
+        links.append(link("previous", max(0, query.offset - query.count)))
+    if query.count:
+        links.append(link("last", max(0, (total - 1) // query.count * query.count)))
+    return links
+
+
+def searchset(
+    urls: Urls, path: str, parsed: ParsedSearch, page: SearchPage, now: datetime
+) -> dict[str, Any]:
+    entries = [_match(urls, item) for item in page.items]
+    if parsed.ignored:
+        entries.append(
+            {"resource": to_operation_outcome(parsed.issues), "search": {"mode": "outcome"}}
+        )
+    bundle: dict[str, Any] = {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "meta": {"lastUpdated": now.isoformat(timespec="milliseconds")},
+        "total": page.total,
+        "link": paging_links(urls, path, parsed.query, page.total),
+    }
+    if entries:
+        bundle["entry"] = entries
+    return bundle
+
+
+def _match(urls: Urls, item: StoredResource) -> dict[str, Any]:
+    return {
+        "fullUrl": urls.full_url(item.ref),
+        "resource": item.content,
+        "search": {"mode": "match"},
+    }
+
+
+def history(
+    urls: Urls, path: str, page: HistoryPage, count: int, offset: int, now: datetime
+) -> dict[str, Any]:
+    query = SearchQuery("history", count=count, offset=offset)
+    return {
+        "resourceType": "Bundle",
+        "type": "history",
+        "meta": {"lastUpdated": now.isoformat(timespec="milliseconds")},
+        "total": page.total,
+        "link": paging_links(urls, path, query, page.total),
+        "entry": [history_entry(urls, item) for item in page.items],
+    }
+
+
+def history_entry(urls: Urls, item: StoredResource) -> dict[str, Any]:
+    method = "DELETE" if item.deleted else ("POST" if item.version_id == 1 else "PUT")
+    entry: dict[str, Any] = {
+        "fullUrl": urls.full_url(item.ref),
+        "request": {"method": method, "url": item.resource_type if method == "POST" else item.ref},
+        "response": {
+            "status": "204" if item.deleted else ("201" if method == "POST" else "200"),
+            "etag": etag(item.version_id),
+            "lastModified": item.last_updated.isoformat(timespec="milliseconds"),
+        },
+    }
+    if not item.deleted:
+        entry["resource"] = item.content
+    return entry

@@ -1,0 +1,273 @@
+"""Running transaction and batch Bundles against the store.
+
+A transaction is planned (ids assigned, `fullUrl` references rewritten, every resource
+validated) before the database is touched, then executed in ONE `store.begin`: deletes,
+creates (one `create_many`, referral Tasks included), updates, reads. A lost claim race
+(`ClaimTaken`) rolls everything back and the whole transaction is re-run knowing the claim
+is taken, so its entry resolves to the resource that holds it (200, not a second 201).
+A batch runs each entry as a one-entry transaction and reports each outcome.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from profiles.issues import Issue, errors
+from profiles.validate import validate_resource
+from service.api import interactions
+from service.api.bundles import (
+    Entry,
+    EntryResult,
+    error_entry,
+    in_order,
+    parse_bundle,
+    rebase,
+    rebased,
+    response_bundle,
+    response_entry,
+)
+from service.api.headers import Prefer
+from service.api.references import rewrite_references
+from service.api.searchset import ParsedSearch, parse_search, searchset
+from service.api.urls import Urls
+from service.errors import Conflict, FhirError, NotFound, Unprocessable
+from service.settings import Settings
+from service.store.db import Store
+from service.store.errors import ClaimTaken
+from service.store.model import Caller, NewResource, StoredResource
+from service.store.repository import Repository
+from service.store.search_params import SEARCH_PARAMS
+from service.workflow.intake import prepare_create
+from service.workflow.ownership import orgs_of, resolve_roles
+
+Claim = tuple[str, str]  # (resource type, claim key)
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    store: Store
+    caller: Caller
+    settings: Settings
+
+    @property
+    def urls(self) -> Urls:
+        return Urls.of(self.settings.base_url)
+
+
+@dataclass(slots=True)
+class Plan:
+    entries: list[Entry]
+    refs: dict[int, str] = field(default_factory=dict)  # POST/PUT index -> Type/id
+    contents: dict[int, dict[str, Any]] = field(default_factory=dict)  # rewritten bodies
+    conditions: dict[int, ParsedSearch] = field(default_factory=dict)  # ifNoneExist
+    issues: dict[int, tuple[Issue, ...]] = field(default_factory=dict)
+
+    def entry(self, index: int) -> Entry:
+        return next(e for e in self.entries if e.index == index)
+
+
+@contextmanager
+def at(entry: Entry) -> Iterator[None]:
+    """Errors raised for an entry point at it: `Bundle.entry[i]...`."""
+    try:
+        yield
+    except ClaimTaken:
+        raise  # the transaction is re-run; never re-shaped
+    except FhirError as exc:
+        raise rebased(exc, entry.where) from exc
+
+
+def plan(entries: list[Entry], max_count: int) -> Plan:
+    """Assign ids, rewrite `fullUrl` references, validate; raises before any I/O."""
+    out, mapping = Plan(entries), {}
+    for entry in entries:
+        with at(entry):
+            interactions.check_type(entry.resource_type)
+        if entry.method == "POST" and entry.resource is not None:
+            out.refs[entry.index] = f"{entry.resource_type}/{uuid.uuid4()}"
+            if entry.if_none_exist:
+                with at(entry):
+                    out.conditions[entry.index] = interactions.conditional(
+                        entry.resource_type, entry.if_none_exist, max_count
+                    )
+        elif entry.method == "PUT":
+            out.refs[entry.index] = entry.path
+        if entry.full_url and entry.index in out.refs:
+            mapping[entry.full_url] = out.refs[entry.index]
+    for index, ref in out.refs.items():
+        entry = out.entry(index)
+        body = entry.resource or {}
+        fresh = interactions.with_new_id(body) if entry.method == "POST" else dict(body)
+        out.contents[index] = rewrite_references(fresh | {"id": ref.split("/")[1]}, mapping)
+    _validate(out)
+    return out
+
+
+def _validate(p: Plan) -> None:
+    found: list[Issue] = []
+    for index, content in p.contents.items():
+        issues = validate_resource(content)
+        p.issues[index] = tuple(issues)
+        found += [rebase(i, p.entry(index).where) for i in issues]
+    if errors(found):
+        raise Unprocessable(*found)
+
+
+async def transaction(ctx: Context, entries: list[Entry]) -> list[EntryResult]:
+    p, taken = plan(entries, ctx.settings.max_page_size), set[Claim]()
+    while True:
+        try:
+            async with ctx.store.begin(ctx.caller) as repo:
+                return await _execute(repo, ctx, p, taken)
+        except ClaimTaken as exc:
+            claim = (exc.resource_type, exc.key)
+            if claim in taken:
+                raise Conflict.of(f"{claim[0]} claim {claim[1]!r} is contended; retry") from exc
+            taken.add(claim)
+
+
+async def batch(ctx: Context, entries: list[Entry]) -> list[EntryResult | FhirError]:
+    results: list[EntryResult | FhirError] = []
+    for entry in entries:
+        try:
+            results += await transaction(ctx, [entry])
+        except FhirError as exc:
+            results.append(exc)
+    return results
+
+
+async def _execute(repo: Repository, ctx: Context, p: Plan, taken: set[Claim]) -> list[EntryResult]:
+    results = [await _delete(repo, e) for e in in_order(p.entries, "DELETE")]
+    existing = await _conditions(repo, p)
+    contents, items = await _prepare(repo, p, existing, taken)
+    results += await _create(repo, p, items, existing)
+    results += [await _update(repo, p, e, contents[e.index]) for e in in_order(p.entries, "PUT")]
+    results += [await _get(repo, ctx, e) for e in in_order(p.entries, "GET")]
+    return sorted(results, key=lambda r: r.entry.index)
+
+
+async def _delete(repo: Repository, entry: Entry) -> EntryResult:
+    with at(entry):
+        kind, _, rid = entry.path.partition("/")
+        return EntryResult(entry, 204, await repo.delete(kind, rid, entry.if_match))
+
+
+async def _conditions(repo: Repository, p: Plan) -> dict[int, StoredResource]:
+    existing = {}
+    for index, parsed in p.conditions.items():
+        with at(p.entry(index)):
+            found = await interactions.match_one(repo, parsed)
+        if found is not None:
+            existing[index] = found
+    return existing
+
+
+async def _prepare(
+    repo: Repository, p: Plan, existing: dict[int, StoredResource], taken: set[Claim]
+) -> tuple[dict[int, dict[str, Any]], dict[int, list[NewResource]]]:
+    """Final bodies (references to matched entries redirected) and their store items;
+    entries whose claim is known taken resolve to the holder, until none is left."""
+    while True:
+        remap = {p.refs[i]: found.ref for i, found in existing.items()}
+        contents = {
+            i: rewrite_references(c, remap) for i, c in p.contents.items() if i not in existing
+        }
+        known: Mapping[str, Mapping[str, Any]] = {p.refs[i]: c for i, c in contents.items()}
+        items = {
+            e.index: await prepare_create(repo, _new(p, e.index, contents), known)
+            for e in in_order(p.entries, "POST")
+            if e.index not in existing
+        }
+        hits = {
+            i: (it.resource_type, it.claim_key or "")
+            for i, its in items.items()
+            for it in its
+            if (it.resource_type, it.claim_key) in taken
+        }
+        if not hits:
+            return contents, items
+        for index, (kind, key) in hits.items():
+            with at(p.entry(index)):
+                existing[index] = await interactions.holder(
+                    repo, kind, key, contents[index], lenient=index in p.conditions
+                )
+
+
+def _new(p: Plan, index: int, contents: Mapping[int, dict[str, Any]]) -> NewResource:
+    parsed = p.conditions.get(index)
+    return NewResource(
+        contents[index], claim_key=interactions.claim_key(parsed) if parsed else None
+    )
+
+
+async def _create(
+    repo: Repository,
+    p: Plan,
+    items: dict[int, list[NewResource]],
+    existing: dict[int, StoredResource],
+) -> list[EntryResult]:
+    flat = [item for group in items.values() for item in group]
+    stored = await repo.create_many(flat) if flat else []
+    results, position = [], 0
+    for index, group in items.items():
+        results.append(EntryResult(p.entry(index), 201, stored[position], issues=p.issues[index]))
+        position += len(group)
+    return results + [EntryResult(p.entry(i), 200, found) for i, found in existing.items()]
+
+
+async def _update(repo: Repository, p: Plan, entry: Entry, content: dict[str, Any]) -> EntryResult:
+    with at(entry):
+        known = {p.refs[i]: c for i, c in p.contents.items()}
+        orgs = orgs_of(content, await resolve_roles(repo, content, known))
+        kind, _, rid = entry.path.partition("/")
+        try:
+            stored = await repo.update(kind, rid, content, orgs, entry.if_match)
+        except NotFound as exc:
+            raise interactions.no_update_create(kind, rid) from exc
+    return EntryResult(entry, 200, stored, issues=p.issues[entry.index])
+
+
+async def _get(repo: Repository, ctx: Context, entry: Entry) -> EntryResult:
+    with at(entry):
+        parts = entry.path.split("/")
+        if len(parts) == 2:
+            return EntryResult(entry, 200, await repo.read(parts[0], parts[1]))
+        if len(parts) == 4 and parts[2] == "_history" and parts[3].isdigit():
+            return EntryResult(entry, 200, await repo.vread(parts[0], parts[1], int(parts[3])))
+        if len(parts) != 1:
+            raise NotFound.of(f"unsupported GET {entry.url!r} in a Bundle", "request.url")
+        return EntryResult(entry, 200, resource=await _search(repo, ctx, entry))
+
+
+async def _search(repo: Repository, ctx: Context, entry: Entry) -> dict[str, Any]:
+    s = ctx.settings
+    parsed = parse_search(
+        entry.resource_type,
+        parse_qsl(entry.query),
+        SEARCH_PARAMS[entry.resource_type],
+        default_count=s.default_page_size,
+        max_count=s.max_page_size,
+    )
+    page = await repo.search(parsed.query)
+    return searchset(ctx.urls, entry.resource_type, parsed, page, repo.now)
+
+
+async def process(ctx: Context, body: Mapping[str, Any], prefer: Prefer) -> dict[str, Any]:
+    """`POST [base]` with a transaction or batch Bundle -> its response Bundle."""
+    kind, entries = parse_bundle(body, ctx.settings.base_url)
+    if kind == "transaction":
+        done = await transaction(ctx, entries)
+        return response_bundle(kind, [response_entry(ctx.urls, r, prefer) for r in done])
+    results = await batch(ctx, entries)
+    return response_bundle(
+        kind,
+        [
+            error_entry(r) if isinstance(r, FhirError) else response_entry(ctx.urls, r, prefer)
+            for r in results
+        ],
+    )

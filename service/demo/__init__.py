@@ -1,0 +1,1 @@
+"""The demo directory loaded by the embedded default (`CHIROREF_LOAD_DEMO`)."""

@@ -1,0 +1,125 @@
+"""Engines and transactions. `Store` owns the engine; `store.begin(caller)` yields a
+Repository on one connection in one transaction (commit on success, rollback on error).
+
+SQLite (embedded): WAL, busy_timeout, foreign keys, synchronous=FULL, and writers take the
+write lock up front (BEGIN IMMEDIATE), so concurrent writers queue on busy_timeout instead
+of failing with "database is locked" when a read lock cannot be upgraded.
+PostgreSQL (production): asyncpg, a pool sized for one uvicorn worker, JSONB via orjson.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import orjson
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from service.store.model import Caller, NewResource, StoredResource
+from service.store.repository import Repository
+from service.store.sqltypes import dumps
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+_BEGIN_OPTION = "chiroref_sqlite_begin"
+_SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA synchronous=FULL",
+)
+
+
+def make_engine(url: str) -> AsyncEngine:
+    """An async engine for a sqlite+aiosqlite or postgresql+asyncpg URL."""
+    backend = make_url(url).get_backend_name()
+    if backend == "sqlite":
+        return _sqlite_engine(url)
+    if backend == "postgresql":
+        return _postgres_engine(url)
+    raise ValueError(f"unsupported database URL scheme: {backend}")
+
+
+def _postgres_engine(url: str) -> AsyncEngine:
+    return create_async_engine(
+        url,
+        pool_size=10,
+        max_overflow=5,
+        pool_recycle=1800,
+        json_serializer=dumps,
+        json_deserializer=orjson.loads,
+        connect_args={"server_settings": {"application_name": "chiroref", "jit": "off"}},
+    )
+
+
+def _sqlite_engine(url: str) -> AsyncEngine:
+    engine = create_async_engine(url, pool_size=5, max_overflow=5)
+    event.listen(engine.sync_engine, "connect", _sqlite_connect)
+    event.listen(engine.sync_engine, "begin", _sqlite_begin)
+    return engine
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
+    cursor = dbapi_connection.cursor()
+    for pragma in _SQLITE_PRAGMAS:
+        cursor.execute(pragma)
+    cursor.close()
+
+
+def _sqlite_begin(conn: Any) -> None:
+    conn.exec_driver_sql(conn.get_execution_options().get(_BEGIN_OPTION, "BEGIN IMMEDIATE"))
+
+
+class Store:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    @classmethod
+    async def open(cls, url: str) -> Store:
+        """Connect (failing now, not on the first request, when the database is away)."""
+        engine = make_engine(url)
+        async with engine.connect():
+            pass
+        return cls(engine)
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self._engine
+
+    @property
+    def dialect(self) -> str:
+        return self._engine.dialect.name
+
+    @asynccontextmanager
+    async def begin(self, caller: Caller, *, readonly: bool = False) -> AsyncIterator[Repository]:
+        """One transaction. `readonly` lets SQLite readers skip the write lock (a write in
+        a readonly transaction may then fail with "database is locked")."""
+        async with self._engine.connect() as conn:
+            if readonly and self.dialect == "sqlite":
+                await conn.execution_options(**{_BEGIN_OPTION: "BEGIN DEFERRED"})
+            async with conn.begin():
+                yield Repository(conn, caller)
+
+    async def create_many(
+        self, caller: Caller, items: Sequence[NewResource]
+    ) -> list[StoredResource]:
+        """`repo.create_many(items)` as a transaction of its own, the intake hot path.
+
+        On PostgreSQL this is ONE round trip: the single create statement runs in
+        autocommit, atomic by itself (no BEGIN/COMMIT exchanges). Raises ClaimTaken like
+        the repository, with nothing written.
+        """
+        if self.dialect != "postgresql":
+            async with self.begin(caller) as repo:
+                return await repo.create_many(items)
+        async with self._engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            raw = await conn.get_raw_connection()
+            repo = Repository(conn, caller, autocommit_driver=raw.driver_connection)
+            return await repo.create_many(items)
+
+    async def close(self) -> None:
+        await self._engine.dispose()

@@ -1,0 +1,22 @@
+"""Store-specific errors. The general ones (NotFound, Gone, PreconditionFailed) come from
+service.errors; `ClaimTaken` is the store's own signal for a lost conditional create."""
+
+from __future__ import annotations
+
+from profiles.issues import Issue
+from service.errors import Conflict
+
+
+class ClaimTaken(Conflict):
+    """A conditional-create key already belongs to a resource (the database said so).
+
+    The transaction is spoiled (PostgreSQL aborts it): let it roll back, then in a new
+    transaction `find_claim(resource_type, key)` returns the winner. Uncaught it renders
+    as a 409.
+    """
+
+    def __init__(self, resource_type: str, key: str) -> None:
+        message = f"{resource_type} matching {key!r} already exists"
+        super().__init__(Issue("error", "duplicate", None, message))
+        self.resource_type = resource_type
+        self.key = key

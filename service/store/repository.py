@@ -1,0 +1,210 @@
+"""The gate to the database: one Repository per transaction, bound to one Caller.
+
+Every statement carries the caller's visibility (`_visible`): SYSTEM sees everything; a
+caller acting for organisations sees only resources with an organisation row among them,
+and anything else is NotFound, exactly as if it were absent (Medplum, Polar).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Row, Table, exists, func, select, true
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from service.errors import Gone, NotFound, PreconditionFailed
+from service.store import pg_writes, search, writes
+from service.store.errors import ClaimTaken
+from service.store.model import (
+    Caller,
+    HistoryPage,
+    NewResource,
+    SearchPage,
+    SearchQuery,
+    StoredResource,
+)
+from service.store.rows import deleted_rows, version_rows
+from service.store.tables import conditional_claims, resource_history, resource_orgs, resources
+
+__all__ = ["ClaimTaken", "Repository"]
+
+_CURRENT = (resources.c.version_id, resources.c.deleted)
+
+
+class Repository:
+    def __init__(
+        self,
+        conn: AsyncConnection,
+        caller: Caller,
+        now: datetime | None = None,
+        autocommit_driver: Any = None,
+    ) -> None:
+        """`autocommit_driver`: the raw asyncpg connection of an autocommit `conn`, given
+        only by Store.create_many, for its single-statement create."""
+        self._conn, self._caller, self._direct = conn, caller, autocommit_driver
+        moment = now or datetime.now(UTC)
+        # Milliseconds, so the column and meta.lastUpdated say the same instant.
+        self.now = moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+    @property
+    def caller(self) -> Caller:
+        return self._caller
+
+    async def create_many(self, items: Sequence[NewResource]) -> list[StoredResource]:
+        batch = [
+            version_rows(i.content, i.id, 1, self.now, i.orgs, i.claim_key) for i in items
+        ]
+        if batch and self._direct is not None:
+            await pg_writes.insert_versions_direct(self._direct, batch)
+        elif batch:
+            await writes.insert_versions(self._conn, batch)
+        return [rows.stored for rows in batch]
+
+    async def read(self, resource_type: str, id: str) -> StoredResource:
+        row = (await self._conn.execute(self._select(resources, resource_type, id))).first()
+        if row is None:
+            raise _not_found(resource_type, id)
+        stored = _stored(row)
+        if stored.deleted:
+            raise _gone(stored)
+        return stored
+
+    async def vread(self, resource_type: str, id: str, version: int) -> StoredResource:
+        statement = self._select(resource_history, resource_type, id).where(
+            resource_history.c.version_id == version
+        )
+        row = (await self._conn.execute(statement)).first()
+        if row is None:
+            raise NotFound.of(f"{resource_type}/{id}/_history/{version} is not known")
+        stored = _stored(row)
+        if stored.deleted:
+            raise _gone(stored)
+        return stored
+
+    async def update(
+        self,
+        resource_type: str,
+        id: str,
+        content: dict[str, Any],
+        orgs: frozenset[str],
+        expected_version: int | None = None,
+    ) -> StoredResource:
+        version, _deleted = await self._lock_current(resource_type, id, expected_version)
+        rows = version_rows(content, id, version + 1, self.now, orgs)
+        await writes.replace_version(self._conn, rows, keep_orgs=False)
+        return rows.stored
+
+    async def delete(
+        self, resource_type: str, id: str, expected_version: int | None = None
+    ) -> StoredResource | None:
+        """The deleted version, or None when the resource was already deleted."""
+        version, deleted = await self._lock_current(resource_type, id, expected_version)
+        if deleted:
+            return None
+        rows = deleted_rows(resource_type, id, version + 1, self.now)
+        await writes.replace_version(self._conn, rows, keep_orgs=True)
+        await writes.drop_claims(self._conn, resource_type, id)
+        return rows.stored
+
+    async def history(self, resource_type: str, id: str, count: int, offset: int) -> HistoryPage:
+        """Every version, newest first; NotFound when the resource never existed."""
+        h = resource_history.c
+        base = self._select(resource_history, resource_type, id)
+        total = await self._conn.scalar(select(func.count()).select_from(base.subquery()))
+        if not total:
+            raise _not_found(resource_type, id)
+        page = base.order_by(h.version_id.desc()).limit(count).offset(offset)
+        rows = (await self._conn.execute(page)).all()
+        return HistoryPage(total, [_stored(row) for row in rows])
+
+    async def search(self, query: SearchQuery) -> SearchPage:
+        conditions = search.where(query, self._visible(resources.c.resource_type, resources.c.id))
+        order = search.order_by(query)
+        total = await self._conn.scalar(search.count_statement(conditions)) or 0
+        if query.summary == "count" or query.offset >= total or query.count <= 0:
+            return SearchPage(total)
+        page = (
+            select(*_columns(resources))
+            .where(*conditions)
+            .order_by(*order)
+            .limit(query.count)
+            .offset(query.offset)
+        )
+        rows = (await self._conn.execute(page)).all()
+        return SearchPage(total, [_stored(row) for row in rows])
+
+    async def find_claim(self, resource_type: str, key: str) -> StoredResource | None:
+        """The live resource holding a conditional-create key, if the caller may see it."""
+        c = conditional_claims.c
+        statement = (
+            select(*_columns(resources))
+            .join(
+                conditional_claims,
+                (c.resource_type == resources.c.resource_type) & (c.resource_id == resources.c.id),
+            )
+            .where(c.resource_type == resource_type, c.claim_key == key)
+            .where(resources.c.deleted.is_(False))
+            .where(self._visible(resources.c.resource_type, resources.c.id))
+        )
+        row = (await self._conn.execute(statement)).first()
+        return None if row is None else _stored(row)
+
+    def _visible(self, type_col: Any, id_col: Any) -> ColumnElement[bool]:
+        """The caller's isolation predicate for rows keyed by (type_col, id_col)."""
+        if self._caller.org_refs is None:
+            return true()
+        o = resource_orgs.c
+        return exists().where(
+            o.resource_type == type_col,
+            o.resource_id == id_col,
+            o.org_ref.in_(sorted(self._caller.org_refs)),
+        )
+
+    def _select(self, table: Table, resource_type: str, id: str) -> Any:
+        t = table.c
+        return (
+            select(*_columns(table))
+            .where(t.resource_type == resource_type, t.id == id)
+            .where(self._visible(t.resource_type, t.id))
+        )
+
+    async def _lock_current(
+        self, resource_type: str, id: str, expected_version: int | None
+    ) -> tuple[int, bool]:
+        """(version, deleted) of the current row, locked until the transaction ends."""
+        r = resources.c
+        statement = (
+            select(*_CURRENT)
+            .where(r.resource_type == resource_type, r.id == id)
+            .where(self._visible(r.resource_type, r.id))
+            .with_for_update()
+        )
+        row = (await self._conn.execute(statement)).first()
+        if row is None:
+            raise _not_found(resource_type, id)
+        if expected_version is not None and expected_version != row.version_id:
+            raise PreconditionFailed.of(
+                f"{resource_type}/{id} is at version {row.version_id}, not {expected_version}"
+            )
+        return int(row.version_id), bool(row.deleted)
+
+
+def _columns(table: Table) -> tuple[Any, ...]:
+    t = table.c
+    return (t.resource_type, t.id, t.version_id, t.last_updated, t.deleted, t.content)
+
+
+def _stored(row: Row[Any]) -> StoredResource:
+    return StoredResource(
+        row.resource_type, row.id, row.version_id, row.last_updated, row.content, row.deleted
+    )
+
+
+def _not_found(resource_type: str, id: str) -> NotFound:
+    return NotFound(*NotFound.of(f"{resource_type}/{id} is not known").issues)
+
+
+def _gone(stored: StoredResource) -> Gone:
+    return Gone(*Gone.of(f"{stored.ref} was deleted at version {stored.version_id}").issues)

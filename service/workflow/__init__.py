@@ -1,0 +1,1 @@
+"""Workflow decisions and their orchestration: task states, routing, deadlines, intake."""

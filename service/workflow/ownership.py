@@ -1,0 +1,95 @@
+"""Which organisations a resource belongs to (`NewResource.orgs`).
+
+The security issue later filters every store query by the caller's organisations, so each
+write records them now: the Organizations named in `requester`, `owner`, `performer`,
+`managingOrganization` and `organization`, an Organization itself, and for a
+PractitionerRole named there, the role's `organization`. Everything but resolving the
+PractitionerRoles (from the same Bundle, else through the repository) is pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any, Protocol
+
+from service.errors import Gone, NotFound
+from service.store.model import StoredResource
+
+ORG_ELEMENTS = (
+    "requester", "owner", "performer", "managingOrganization", "organization", "providedBy",
+)
+
+
+class Reader(Protocol):
+    async def read(self, resource_type: str, id: str) -> StoredResource: ...
+
+
+def ref_type(reference: str | None) -> str | None:
+    """`Organization/1`, `http://x/fhir/Organization/1` -> `Organization`; else None."""
+    parts = (reference or "").rstrip("/").split("/")
+    if len(parts) < 2 or not parts[-2][:1].isupper() or parts[-1].startswith("urn:"):
+        return None
+    return parts[-2]
+
+
+def local(reference: str) -> str:
+    """The `Type/id` tail of a reference."""
+    return "/".join(reference.rstrip("/").split("/")[-2:])
+
+
+def party_refs(content: Mapping[str, Any]) -> Iterator[str]:
+    """Every reference in the organisation-bearing elements, in document order."""
+    for name in ORG_ELEMENTS:
+        value = content.get(name)
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, dict) and isinstance(item.get("reference"), str):
+                yield item["reference"]
+
+
+def role_refs(content: Mapping[str, Any]) -> set[str]:
+    return {local(r) for r in party_refs(content) if ref_type(r) == "PractitionerRole"}
+
+
+def role_org(role: Mapping[str, Any]) -> str | None:
+    """The Organization a PractitionerRole acts for."""
+    ref = (role.get("organization") or {}).get("reference")
+    return local(ref) if isinstance(ref, str) and ref_type(ref) == "Organization" else None
+
+
+def party_org(reference: str | None, roles: Mapping[str, str]) -> str | None:
+    """An Organization reference itself, or the organisation of a PractitionerRole."""
+    kind = ref_type(reference)
+    if reference is None or kind is None:
+        return None
+    if kind == "Organization":
+        return local(reference)
+    return roles.get(local(reference)) if kind == "PractitionerRole" else None
+
+
+def orgs_of(content: Mapping[str, Any], roles: Mapping[str, str]) -> frozenset[str]:
+    """Pure: the organisations of `content`, PractitionerRoles looked up in `roles`."""
+    found = {org for ref in party_refs(content) if (org := party_org(ref, roles))}
+    if content.get("resourceType") == "Organization" and content.get("id"):
+        found.add(f"Organization/{content['id']}")
+    return frozenset(found)
+
+
+async def resolve_roles(
+    repo: Reader, content: Mapping[str, Any], known: Mapping[str, Mapping[str, Any]]
+) -> dict[str, str]:
+    """PractitionerRole ref -> Organization ref, from `known` (a Bundle) or the store."""
+    roles: dict[str, str] = {}
+    for ref in sorted(role_refs(content)):
+        role = known.get(ref) or await _read(repo, ref)
+        org = role_org(role) if role else None
+        if org:
+            roles[ref] = org
+    return roles
+
+
+async def _read(repo: Reader, ref: str) -> Mapping[str, Any] | None:
+    kind, _, rid = ref.partition("/")
+    try:
+        return (await repo.read(kind, rid)).content
+    except (NotFound, Gone):
+        return None

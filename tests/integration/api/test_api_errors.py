@@ -1,0 +1,148 @@
+"""Every failure is an OperationOutcome with the right status, and nothing is stored."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+Kit = Any  # the `kit` fixture (tests/integration/api/conftest.py)
+
+
+async def test_400_malformed_json(api: httpx.AsyncClient, kit: Kit) -> None:
+    r = await api.post(
+        "Patient",
+        content=b'{"resourceType": "Patient",',
+        headers={"Content-Type": "application/fhir+json"},
+    )
+    kit.outcome(r, 400)
+    assert await kit.count("Patient") == 0
+
+
+async def test_400_body_not_an_object(api: httpx.AsyncClient, kit: Kit) -> None:
+    kit.outcome(await api.post("Patient", json=[kit.patient()]), 400)
+    assert await kit.count("Patient") == 0
+
+
+async def test_400_resource_type_does_not_match_url(api: httpx.AsyncClient, kit: Kit) -> None:
+    issues = kit.outcome(await api.post("Organization", json=kit.patient()), 400)
+    assert "resourceType" in kit.expressions(issues)
+    assert await kit.count("Patient") == 0 and await kit.count("Organization") == 0
+
+
+async def test_400_put_body_id_differs_from_url(api: httpx.AsyncClient, kit: Kit) -> None:
+    created = await kit.post(kit.patient())
+    other = created | {"id": "00000000-0000-0000-0000-000000000000", "gender": "male"}
+    issues = kit.outcome(await api.put(f"Patient/{created['id']}", json=other), 400)
+    assert "Patient.id" in kit.expressions(issues)
+    assert (await api.get(f"Patient/{created['id']}")).json()["meta"]["versionId"] == "1"
+
+
+async def test_400_malformed_if_match(api: httpx.AsyncClient, kit: Kit) -> None:
+    created = await kit.post(kit.patient())
+    r = await api.put(f"Patient/{created['id']}", json=created, headers={"If-Match": "yesterday"})
+    kit.outcome(r, 400)
+
+
+async def test_404_unknown_id_type_and_route(api: httpx.AsyncClient, kit: Kit) -> None:
+    kit.outcome(await api.get("Patient/7f1c4a56-3b7e-4c59-9a86-2c9d1e4f0a11"), 404)
+    kit.outcome(await api.get("Patient/not-a-uuid"), 404)
+    kit.outcome(await api.get("Spaceship"), 404)
+    kit.outcome(await api.post("Spaceship", json={"resourceType": "Spaceship"}), 404)
+    kit.outcome(await api.get("Patient/7f1c4a56-3b7e-4c59-9a86-2c9d1e4f0a11/oops/x/y"), 404)
+
+
+async def test_405_unsupported_method(api: httpx.AsyncClient, kit: Kit) -> None:
+    created = await kit.post(kit.patient())
+    r = await api.patch(f"Patient/{created['id']}", json=[])
+    kit.outcome(r, 405)
+    assert "allow" in r.headers
+
+
+async def test_405_put_to_a_new_id_no_update_create(api: httpx.AsyncClient, kit: Kit) -> None:
+    rid = "7f1c4a56-3b7e-4c59-9a86-2c9d1e4f0a11"
+    kit.outcome(await api.put(f"Patient/{rid}", json=kit.patient() | {"id": rid}), 405)
+    assert await kit.count("Patient") == 0
+
+
+async def test_406_xml_only_client(api: httpx.AsyncClient, kit: Kit) -> None:
+    kit.outcome(await api.get("metadata", headers={"Accept": "application/fhir+xml"}), 406)
+    kit.outcome(await api.get("metadata", params={"_format": "xml"}), 406)
+
+
+async def test_409_same_identifier_other_content(api: httpx.AsyncClient, kit: Kit) -> None:
+    refs = await kit.gp_and_clinic()
+    referral = kit.referral(refs["patient"], refs["role"], refs["clinic"], identifier="D-1")
+    await kit.post(referral)
+    issues = kit.outcome(
+        await api.post("ServiceRequest", json=referral | {"priority": "urgent"}), 409
+    )
+    assert "ServiceRequest.identifier" in kit.expressions(issues)
+    assert await kit.count("ServiceRequest") == 1 and await kit.count("Task") == 1
+
+
+async def test_410_deleted(api: httpx.AsyncClient, kit: Kit) -> None:
+    created = await kit.post(kit.patient())
+    await api.delete(f"Patient/{created['id']}")
+    kit.outcome(await api.get(f"Patient/{created['id']}"), 410)
+
+
+async def test_412_stale_delete(api: httpx.AsyncClient, kit: Kit) -> None:
+    created = await kit.post(kit.patient())
+    r = await api.delete(f"Patient/{created['id']}", headers={"If-Match": 'W/"7"'})
+    kit.outcome(r, 412)
+    assert await kit.count("Patient") == 1
+
+
+async def test_413_by_content_length(api: httpx.AsyncClient, kit: Kit) -> None:
+    big = kit.patient() | {"text": {"status": "generated", "div": "x" * (kit.max_body + 1)}}
+    kit.outcome(await api.post("Patient", json=big), 413)
+    assert await kit.count("Patient") == 0
+
+
+async def test_413_by_counting_a_chunked_body(api: httpx.AsyncClient, kit: Kit) -> None:
+    async def chunks() -> Any:
+        yield b'{"resourceType": "Patient", "x": "'
+        for _ in range(kit.max_body // 1000 + 1):
+            yield b"y" * 1000
+        yield b'"}'
+
+    r = await api.post(
+        "Patient", content=chunks(), headers={"Content-Type": "application/fhir+json"}
+    )
+    assert "content-length" not in r.request.headers
+    kit.outcome(r, 413)
+    assert await kit.count("Patient") == 0
+
+
+async def test_415_xml_body(api: httpx.AsyncClient, kit: Kit) -> None:
+    r = await api.post(
+        "Patient",
+        content=b"<Patient xmlns='http://hl7.org/fhir'/>",
+        headers={"Content-Type": "application/fhir+xml"},
+    )
+    kit.outcome(r, 415)
+    assert await kit.count("Patient") == 0
+
+
+async def test_422_profile_failure_points_at_the_fault(api: httpx.AsyncClient, kit: Kit) -> None:
+    refs = await kit.gp_and_clinic()
+    referral = kit.referral(refs["patient"], refs["role"])
+    del referral["reasonCode"]
+    issues = kit.outcome(await api.post("ServiceRequest", json=referral), 422)
+    assert any(e.startswith("ServiceRequest.reasonCode") for e in kit.expressions(issues))
+    assert await kit.count("ServiceRequest") == 0 and await kit.count("Task") == 0
+
+
+async def test_422_on_update_changes_nothing(api: httpx.AsyncClient, kit: Kit) -> None:
+    created = await kit.post(kit.patient())
+    broken = created | {"identifier": []}
+    kit.outcome(await api.put(f"Patient/{created['id']}", json=broken), 422)
+    assert (await api.get(f"Patient/{created['id']}")).json()["meta"]["versionId"] == "1"
+
+
+async def test_unknown_route_and_bad_search_values_are_outcomes(
+    api: httpx.AsyncClient, kit: Kit
+) -> None:
+    kit.outcome(await api.get("Patient", params={"_count": "many"}), 400)
+    kit.outcome(await api.get("/nowhere"), 404)

@@ -1,0 +1,259 @@
+"""FHIR REST interactions end to end (http.html), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+
+Kit = Any  # the `kit` fixture (tests/integration/api/conftest.py)
+BASE = "http://127.0.0.1:8080/fhir"
+
+
+async def test_metadata_is_a_truthful_capability_statement(
+    api: httpx.AsyncClient, kit: Kit
+) -> None:
+    r = await api.get("metadata")
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "application/fhir+json; charset=utf-8"
+    cs = r.json()
+    assert cs["resourceType"] == "CapabilityStatement" and cs["fhirVersion"] == "4.0.1"
+    rest = cs["rest"][0]
+    assert {i["code"] for i in rest["interaction"]} == {"transaction", "batch"}
+    by_type = {r["type"]: r for r in rest["resource"]}
+    task = by_type["Task"]
+    assert task["conditionalCreate"] is True and task["updateCreate"] is False
+    assert task["versioning"] == "versioned-update"
+    assert {"focus", "owner", "status", "_id"} <= {p["name"] for p in task["searchParam"]}
+    assert by_type["ServiceRequest"]["supportedProfile"] == [
+        "https://chiroref.example.org/fhir/StructureDefinition/ChiroAssessmentReferral"
+    ]
+
+
+async def test_create_assigns_id_and_answers_201_with_location_and_etag(
+    api: httpx.AsyncClient, kit: Kit
+) -> None:
+    r = await api.post("Patient", json=kit.patient() | {"id": "client-chosen"})
+    assert r.status_code == 201
+    body = r.json()
+    assert body["id"] != "client-chosen" and body["meta"]["versionId"] == "1"
+    assert r.headers["location"] == f"{BASE}/Patient/{body['id']}/_history/1"
+    assert r.headers["etag"] == 'W/"1"' and r.headers["last-modified"].endswith("GMT")
+    read = await api.get(f"Patient/{body['id']}")
+    assert read.status_code == 200 and read.json() == body and read.headers["etag"] == 'W/"1"'
+
+
+async def test_prefer_return_minimal_and_operation_outcome(
+    api: httpx.AsyncClient, kit: Kit
+) -> None:
+    minimal = await api.post("Patient", json=kit.patient(), headers={"Prefer": "return=minimal"})
+    assert minimal.status_code == 201 and minimal.content == b""
+    assert minimal.headers["location"].startswith(f"{BASE}/Patient/")
+    oo = await api.post(
+        "Patient", json=kit.patient(), headers={"Prefer": "return=OperationOutcome"}
+    )
+    assert oo.status_code == 201 and oo.json()["resourceType"] == "OperationOutcome"
+
+
+async def test_update_with_if_match_and_vread_and_history(api: httpx.AsyncClient, kit: Kit) -> None:
+    created = await kit.post(kit.patient())
+    pid = created["id"]
+    changed = created | {"name": [{"family": "Hansen"}]}
+    r = await api.put(f"Patient/{pid}", json=changed, headers={"If-Match": 'W/"1"'})
+    assert r.status_code == 200 and r.headers["etag"] == 'W/"2"'
+    assert r.headers["location"] == f"{BASE}/Patient/{pid}/_history/2"
+    assert (await api.get(f"Patient/{pid}/_history/1")).json()["name"][0]["family"] == "Nordmann"
+    assert (await api.get(f"Patient/{pid}/_history/2")).json()["name"][0]["family"] == "Hansen"
+    history = (await api.get(f"Patient/{pid}/_history")).json()
+    assert history["type"] == "history" and history["total"] == 2
+    assert [e["resource"]["meta"]["versionId"] for e in history["entry"]] == ["2", "1"]
+    assert history["entry"][0]["fullUrl"] == f"{BASE}/Patient/{pid}"
+
+
+async def test_stale_if_match_is_412_and_changes_nothing(api: httpx.AsyncClient, kit: Kit) -> None:
+    created = await kit.post(kit.patient())
+    pid = created["id"]
+    await api.put(f"Patient/{pid}", json=created, headers={"If-Match": 'W/"1"'})
+    stale = await api.put(
+        f"Patient/{pid}", json=created | {"gender": "female"}, headers={"If-Match": 'W/"1"'}
+    )
+    kit.outcome(stale, 412)
+    current = (await api.get(f"Patient/{pid}")).json()
+    assert current["meta"]["versionId"] == "2" and "gender" not in current
+
+
+async def test_delete_then_read_is_410_and_history_shows_it(
+    api: httpx.AsyncClient, kit: Kit
+) -> None:
+    pid = (await kit.post(kit.patient()))["id"]
+    r = await api.delete(f"Patient/{pid}")
+    assert r.status_code == 204
+    kit.outcome(await api.get(f"Patient/{pid}"), 410)
+    assert (await api.delete(f"Patient/{pid}")).status_code == 204  # idempotent
+    history = (await api.get(f"Patient/{pid}/_history")).json()
+    assert history["entry"][0]["request"]["method"] == "DELETE"
+
+
+async def test_conditional_create_one_match_is_200_with_it(
+    api: httpx.AsyncClient, kit: Kit
+) -> None:
+    first = await api.post(
+        "Patient",
+        json=kit.patient(fnr="01017010170"),
+        headers={"If-None-Exist": "identifier=urn:oid:2.16.578.1.12.4.1.4.1|01017010170"},
+    )
+    assert first.status_code == 201
+    again = await api.post(
+        "Patient",
+        json=kit.patient(fnr="01017010170"),
+        headers={"If-None-Exist": "identifier=urn:oid:2.16.578.1.12.4.1.4.1|01017010170"},
+    )
+    assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
+    assert again.headers["location"].endswith(f"/Patient/{first.json()['id']}/_history/1")
+    assert await kit.count("Patient") == 1
+
+
+async def test_conditional_create_several_matches_is_412(api: httpx.AsyncClient, kit: Kit) -> None:
+    await kit.post(kit.patient())
+    await kit.post(kit.patient())
+    r = await api.post("Patient", json=kit.patient(), headers={"If-None-Exist": "name=Nordmann"})
+    kit.outcome(r, 412)
+    assert await kit.count("Patient") == 2
+
+
+async def test_eight_concurrent_conditional_creates_make_exactly_one(
+    api: httpx.AsyncClient, kit: Kit
+) -> None:
+    header = {"If-None-Exist": "identifier=urn:oid:2.16.578.1.12.4.1.4.1|01017010170"}
+    replies = await asyncio.gather(
+        *(api.post("Patient", json=kit.patient(), headers=header) for _ in range(8))
+    )
+    assert sorted(r.status_code for r in replies) == [200] * 7 + [201]
+    assert len({r.json()["id"] for r in replies}) == 1
+    assert await kit.count("Patient") == 1
+
+
+async def test_search_paging_links_are_absolute_and_walk_the_set(
+    api: httpx.AsyncClient, kit: Kit
+) -> None:
+    for _ in range(5):
+        await kit.post(kit.patient())
+    page = (await api.get("Patient", params={"_count": "2", "_sort": "_lastUpdated"})).json()
+    assert page["type"] == "searchset" and page["total"] == 5 and len(page["entry"]) == 2
+    links = {link["relation"]: link["url"] for link in page["link"]}
+    assert links["self"].startswith(f"{BASE}/Patient?") and "_offset=0" in links["self"]
+    assert "previous" not in links
+    seen = [e["fullUrl"] for e in page["entry"]]
+    while "next" in links:
+        page = (await api.get(links["next"])).json()
+        links = {link["relation"]: link["url"] for link in page["link"]}
+        seen += [e["fullUrl"] for e in page["entry"]]
+        assert all(e["search"]["mode"] == "match" for e in page["entry"])
+    assert len(set(seen)) == 5 and all(u.startswith(f"{BASE}/Patient/") for u in seen)
+    assert "previous" in links
+
+
+async def test_count_is_capped_and_summary_count_has_no_entries(
+    api: httpx.AsyncClient, kit: Kit
+) -> None:
+    for _ in range(3):
+        await kit.post(kit.patient())
+    summary = (await api.get("Patient", params={"_summary": "count"})).json()
+    assert summary["total"] == 3 and "entry" not in summary
+    capped = (await api.get("Patient", params={"_count": "1000"})).json()
+    assert "_count=20" in capped["link"][0]["url"]  # max_page_size of the test settings
+
+
+async def test_unknown_search_parameter_lenient_and_strict(
+    api: httpx.AsyncClient, kit: Kit
+) -> None:
+    await kit.post(kit.patient())
+    lenient = (await api.get("Patient", params={"shoe-size": "44"})).json()
+    assert lenient["total"] == 1 and "shoe-size" not in lenient["link"][0]["url"]
+    outcome = [e for e in lenient["entry"] if e["search"]["mode"] == "outcome"]
+    assert outcome[0]["resource"]["issue"][0]["severity"] == "warning"
+    strict = await api.get(
+        "Patient", params={"shoe-size": "44"}, headers={"Prefer": "handling=strict"}
+    )
+    kit.outcome(strict, 400)
+
+
+async def test_post_search_with_form_body(api: httpx.AsyncClient, kit: Kit) -> None:
+    await kit.post(kit.patient(family="Berg"))
+    await kit.post(kit.patient(family="Dal"))
+    r = await api.post("Patient/_search", data={"name": "Berg"})
+    assert r.status_code == 200 and r.json()["total"] == 1
+
+
+async def test_format_and_charset_variants_are_accepted(api: httpx.AsyncClient, kit: Kit) -> None:
+    body = httpx.Request("POST", "x", json=kit.patient()).content
+    for kind in ("application/fhir+json; charset=utf-8", "application/json"):
+        r = await api.post("Patient", content=body, headers={"Content-Type": kind})
+        assert r.status_code == 201, kind
+    assert (await api.get("metadata", params={"_format": "json"})).status_code == 200
+    assert (
+        await api.get("metadata", headers={"Accept": "application/fhir+json"})
+    ).status_code == 200
+
+
+async def test_validate_operation_never_stores(api: httpx.AsyncClient, kit: Kit) -> None:
+    bad = (await api.post("Patient/$validate", json={"resourceType": "Patient"})).json()
+    assert bad["resourceType"] == "OperationOutcome"
+    assert any(i["severity"] == "error" for i in bad["issue"])
+    params = {
+        "resourceType": "Parameters",
+        "parameter": [{"name": "resource", "resource": kit.patient()}],
+    }
+    good = await api.post("Patient/$validate", json=params)
+    assert good.status_code == 200
+    assert not [i for i in good.json()["issue"] if i["severity"] == "error"]
+    assert await kit.count("Patient") == 0
+
+
+async def test_request_id_is_echoed(api: httpx.AsyncClient, kit: Kit) -> None:
+    r = await api.get("metadata", headers={"X-Request-Id": "abc-123"})
+    assert r.headers["x-request-id"] == "abc-123"
+    assert (await api.get("metadata")).headers["x-request-id"]
+
+
+async def test_referral_creates_its_task_in_the_same_transaction(
+    api: httpx.AsyncClient, kit: Kit
+) -> None:
+    refs = await kit.gp_and_clinic()
+    referral = await kit.post(kit.referral(refs["patient"], refs["role"], refs["clinic"]))
+    found = (await api.get("Task", params={"focus": f"ServiceRequest/{referral['id']}"})).json()
+    assert found["total"] == 1
+    task = found["entry"][0]["resource"]
+    assert task["status"] == "requested" and task["intent"] == "order"
+    assert task["for"] == {"reference": refs["patient"]}
+    assert task["owner"] == {"reference": refs["clinic"]}
+    assert task["requester"] == {"reference": refs["role"]}
+    assert task["basedOn"] == [{"reference": f"ServiceRequest/{referral['id']}"}]
+    owned = (await api.get("Task", params={"owner": refs["clinic"], "status": "requested"})).json()
+    assert owned["total"] == 1
+
+
+async def test_same_referral_twice_is_one_referral(api: httpx.AsyncClient, kit: Kit) -> None:
+    refs = await kit.gp_and_clinic()
+    referral = kit.referral(refs["patient"], refs["role"], refs["clinic"], identifier="R-1")
+    first = await api.post("ServiceRequest", json=referral)
+    replay = await api.post("ServiceRequest", json=referral)
+    assert (first.status_code, replay.status_code) == (201, 200)
+    assert replay.json()["id"] == first.json()["id"]
+    clash = await api.post("ServiceRequest", json=referral | {"status": "draft"})
+    kit.outcome(clash, 409)
+    assert await kit.count("ServiceRequest") == 1 and await kit.count("Task") == 1
+
+
+async def test_concurrent_conditional_referrals_make_one_referral_and_one_task(
+    api: httpx.AsyncClient, kit: Kit
+) -> None:
+    refs = await kit.gp_and_clinic()
+    referral = kit.referral(refs["patient"], refs["role"], refs["clinic"], identifier="R-2")
+    header = {"If-None-Exist": f"identifier={referral['identifier'][0]['system']}|R-2"}
+    replies = await asyncio.gather(
+        *(api.post("ServiceRequest", json=referral, headers=header) for _ in range(8))
+    )
+    assert sorted(r.status_code for r in replies) == [200] * 7 + [201]
+    assert await kit.count("ServiceRequest") == 1 and await kit.count("Task") == 1

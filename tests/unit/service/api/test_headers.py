@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+import pytest
+
+from service.api.headers import (
+    Prefer,
+    check_acceptable,
+    check_request_type,
+    parse_if_match,
+    parse_prefer,
+)
+from service.errors import BadRequest, NotAcceptable, UnsupportedMediaType
+
+
+@pytest.mark.parametrize(
+    ("value", "version"), [('W/"3"', 3), ('"3"', 3), ("3", 3), (' W/"12" ', 12)]
+)
+def test_if_match_versions(value: str, version: int) -> None:
+    assert parse_if_match(value) == version
+
+
+def test_if_match_absent_is_none() -> None:
+    assert parse_if_match(None) is None and parse_if_match("") is None
+
+
+@pytest.mark.parametrize("value", ['W/"x"', "*", 'W/"3', "three", 'W/"-1"'])
+def test_if_match_malformed_is_400(value: str) -> None:
+    with pytest.raises(BadRequest):
+        parse_if_match(value)
+
+
+def test_prefer_defaults() -> None:
+    assert parse_prefer([]) == Prefer("representation", "lenient")
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        (["return=minimal"], Prefer("minimal", "lenient")),
+        (["return=OperationOutcome"], Prefer("OperationOutcome", "lenient")),
+        (["handling=strict"], Prefer("representation", "strict")),
+        (["return=minimal, handling=strict"], Prefer("minimal", "strict")),
+        (["return=minimal", "handling=strict"], Prefer("minimal", "strict")),
+        (['return="representation"; respond-async'], Prefer("representation", "lenient")),
+    ],
+)
+def test_prefer_tokens(headers: list[str], expected: Prefer) -> None:
+    assert parse_prefer(headers) == expected
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        None,
+        "application/fhir+json",
+        "application/json; charset=utf-8",
+        "application/fhir+json;charset=UTF-8",
+        "application/json+fhir",
+    ],
+)
+def test_json_bodies_are_accepted(kind: str | None) -> None:
+    check_request_type(kind)
+
+
+@pytest.mark.parametrize("kind", ["application/fhir+xml", "application/xml", "text/plain"])
+def test_other_bodies_are_415(kind: str) -> None:
+    with pytest.raises(UnsupportedMediaType):
+        check_request_type(kind)
+
+
+@pytest.mark.parametrize(
+    ("accept", "fmt"),
+    [
+        (None, None),
+        ("*/*", None),
+        ("application/fhir+xml, application/fhir+json;q=0.9", None),
+        ("text/html,application/xhtml+xml,*/*;q=0.8", None),
+        (None, "json"),
+        ("application/fhir+xml", "application/fhir+json"),
+    ],
+)
+def test_acceptable(accept: str | None, fmt: str | None) -> None:
+    check_acceptable(accept, fmt)
+
+
+@pytest.mark.parametrize(
+    ("accept", "fmt"), [("application/fhir+xml", None), ("text/turtle", None), (None, "xml")]
+)
+def test_xml_only_is_406(accept: str | None, fmt: str | None) -> None:
+    with pytest.raises(NotAcceptable):
+        check_acceptable(accept, fmt)

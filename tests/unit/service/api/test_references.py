@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from service.api.references import iter_references, local_ref, rewrite_references
+
+MAPPING = {"urn:uuid:p": "Patient/1", "urn:uuid:r": "PractitionerRole/2"}
+
+
+def test_rewrites_every_reference_also_nested_and_in_lists() -> None:
+    sr = {
+        "resourceType": "ServiceRequest",
+        "subject": {"reference": "urn:uuid:p", "display": "urn:uuid:p"},
+        "requester": {"reference": "urn:uuid:r"},
+        "performer": [{"reference": "Organization/9"}],
+        "extension": [{"url": "x", "valueReference": {"reference": "urn:uuid:p"}}],
+        "contained": [{"resourceType": "Basic", "author": {"reference": "urn:uuid:r"}}],
+    }
+    out = rewrite_references(sr, MAPPING)
+    assert out["subject"] == {"reference": "Patient/1", "display": "urn:uuid:p"}
+    assert out["requester"]["reference"] == "PractitionerRole/2"
+    assert out["performer"][0]["reference"] == "Organization/9"
+    assert out["extension"][0]["valueReference"]["reference"] == "Patient/1"
+    assert out["contained"][0]["author"]["reference"] == "PractitionerRole/2"
+    assert sr["subject"]["reference"] == "urn:uuid:p"  # a copy, not in place
+
+
+def test_iter_references_and_local_ref() -> None:
+    found = set(iter_references({"a": [{"reference": "x"}, {"b": {"reference": "y"}}]}))
+    assert found == {"x", "y"}
+    assert local_ref("http://h/fhir/Patient/1", "http://h/fhir/") == "Patient/1"
+    assert local_ref("http://other/Patient/1", "http://h/fhir") == "http://other/Patient/1"

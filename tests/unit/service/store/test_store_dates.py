@@ -1,0 +1,38 @@
+from datetime import UTC, datetime
+
+import pytest
+
+from service.store.dates import InvalidDate, date_range, format_instant
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("text", "low", "high"),
+    [
+        ("2026", utc(2026, 1, 1), utc(2027, 1, 1)),
+        ("2026-12", utc(2026, 12, 1), utc(2027, 1, 1)),
+        ("2026-11-25", utc(2026, 11, 25), utc(2026, 11, 26)),
+        ("2026-11-25T15:26", utc(2026, 11, 25, 15, 26), utc(2026, 11, 25, 15, 27)),
+        ("2026-11-25T15:26:05Z", utc(2026, 11, 25, 15, 26, 5), utc(2026, 11, 25, 15, 26, 6)),
+        (
+            "2026-11-25T16:26:05.123+01:00",
+            utc(2026, 11, 25, 15, 26, 5, 123000),
+            utc(2026, 11, 25, 15, 26, 5, 124000),
+        ),
+    ],
+)
+def test_precision_gives_the_range(text: str, low: datetime, high: datetime) -> None:
+    assert date_range(text) == (low, high)
+
+
+@pytest.mark.parametrize("text", ["", "26", "2026-13", "2026-02-30", "2026-11-25T25:00", "x"])
+def test_invalid_dates_raise(text: str) -> None:
+    with pytest.raises(InvalidDate):
+        date_range(text)
+
+
+def test_format_instant_has_milliseconds_and_offset() -> None:
+    assert format_instant(utc(2026, 11, 25, 15, 26, 5, 123456)) == "2026-11-25T15:26:05.123+00:00"
