@@ -23,6 +23,11 @@ PRACTITIONER: Final = f"{_SD}/ChiroPractitioner"
 PRACTITIONER_ROLE: Final = f"{_SD}/ChiroPractitionerRole"
 ORGANIZATION: Final = f"{_SD}/ChiroOrganization"
 ENDPOINT: Final = f"{_SD}/ChiroEndpoint"
+ASSESSMENT_FEEDBACK: Final = f"{_SD}/AssessmentFeedback"
+PROM_OBSERVATION: Final = f"{_SD}/ChiroPromObservation"
+YELLOW_FLAGS: Final = f"{_SD}/ChiroYellowFlags"
+FUNCTION_SUMMARY: Final = f"{_SD}/ChiroFunctionSummary"
+ASSESSMENT_RECOMMENDATION: Final = f"{_SD}/AssessmentRecommendation"
 
 # Extensions
 RED_FLAG_SCREENING: Final = f"{_SD}/red-flag-screening"
@@ -40,11 +45,39 @@ PRACTITIONER_ROLE_CS: Final = f"{_CS}/practitioner-role"
 PRACTITIONER_ROLE_VS: Final = f"{_VS}/practitioner-role"
 REFERRAL_REASON_VS: Final = f"{_VS}/referral-reason"
 SERVICE_CS: Final = f"{_CS}/service"
+FEEDBACK_CODE: Final = f"{_CS}/feedback-code"
+PROM_INSTRUMENT: Final = f"{_CS}/prom-instrument"
+PROM_INSTRUMENT_VS: Final = f"{_VS}/prom-instrument"
+IMAGING_INDICATION: Final = f"{_CS}/imaging-indication"
+IMAGING_INDICATION_VS: Final = f"{_VS}/imaging-indication"
+IMAGING_PROCEDURE: Final = f"{_CS}/imaging-procedure"
+IMAGING_PROCEDURE_VS: Final = f"{_VS}/imaging-procedure"
+IMAGING_MODALITY_VS: Final = f"{_VS}/imaging-modality"
+IMAGING_BODY_SITE_VS: Final = f"{_VS}/imaging-body-site"
+RECOMMENDATION_KIND: Final = f"{_CS}/recommendation-kind"
+RECOMMENDATION_VS: Final = f"{_VS}/recommendation"  # recommendation kinds + imaging procedures
+RECOMMENDATION_REASON_VS: Final = f"{_VS}/recommendation-reason"
+FEEDBACK_CONCLUSION_VS: Final = f"{_VS}/feedback-conclusion"
+FEEDBACK_STATUS_VS: Final = f"{_VS}/feedback-status"
+YELLOW_FLAG: Final = f"{_CS}/yellow-flag"
+YELLOW_FLAG_VS: Final = f"{_VS}/yellow-flag"
+ICF_COMPONENT: Final = f"{_CS}/icf-component"
+ICF_COMPONENT_VS: Final = f"{_VS}/icf-component"
+QUESTIONNAIRE: Final = f"{BASE}/Questionnaire"  # + "/<instrument questionnaire id>"
 
 # Diagnosis code systems accepted in ServiceRequest.reasonCode
 ICPC2: Final = "http://hl7.org/fhir/sid/icpc-2"
 ICPC2_NO: Final = "urn:oid:2.16.578.1.12.4.1.1.7170"
 ICD10: Final = "http://hl7.org/fhir/sid/icd-10"
+
+# External code systems used in the assessment feedback
+SNOMED: Final = "http://snomed.info/sct"
+UCUM: Final = "http://unitsofmeasure.org"
+OBSERVATION_CATEGORY: Final = "http://terminology.hl7.org/CodeSystem/observation-category"
+INTERPRETATION: Final = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
+DIAGNOSTIC_REPORT_STATUS: Final = "http://hl7.org/fhir/diagnostic-report-status"
+V2_0074: Final = "http://terminology.hl7.org/CodeSystem/v2-0074"  # diagnostic service section
+SNOMED_IMAGING: Final = "363679005"  # Imaging (procedure): ServiceRequest.category
 
 # National identifier systems (Norway, Denmark)
 NO_FNR: Final = "urn:oid:2.16.578.1.12.4.1.4.1"

@@ -25,6 +25,11 @@ class BadRequest(FhirError):
     status = 400
 
 
+class Forbidden(FhirError):
+    status = 403
+    default_code = "forbidden"
+
+
 class NotFound(FhirError):
     status = 404
     default_code = "not-found"

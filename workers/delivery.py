@@ -38,7 +38,7 @@ from service.workflow.delivery_policy import (
     classify,
     decide,
 )
-from workers.escalation import escalate_delivery
+from workers.escalation import FEEDBACK_DELIVERED, escalate_delivery, mark_business_status
 from workers.transport import SendResult, post_message
 
 __all__ = [
@@ -128,11 +128,21 @@ async def _record(row: OutboxRow, result: SendResult, deps: DeliveryDeps) -> Out
         state = await outbox.breaker(conn, row.endpoint_ref)
         ok = verdict != "retry"
         await outbox.save_breaker(conn, row.endpoint_ref, after_result(state, cfg.breaker, now, ok))
-        if number is not None and decision.state == "failed" and row.task_id:
+        if number is not None and row.task_id:
             repo = Repository(conn, SYSTEM, now)
-            await escalate_delivery(repo, row.task_id, _reason(decision, result))
+            await _tell_task(repo, row.task_id, row.kind, decision, result)
     _log(row, number, result, decision)
     return decision.state
+
+
+async def _tell_task(
+    repo: Repository, task_id: str, kind: str, decision: Decision, result: SendResult
+) -> None:
+    """The end of a delivery shows on its Task (in the transaction that records it)."""
+    if decision.state == "failed":
+        await escalate_delivery(repo, task_id, _reason(decision, result))
+    elif decision.state == "delivered" and kind == "feedback":
+        await mark_business_status(repo, task_id, FEEDBACK_DELIVERED, "feedback delivered")
 
 
 def _reason(decision: Decision, result: SendResult) -> str:

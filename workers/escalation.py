@@ -1,6 +1,9 @@
-"""A delivery that failed for good goes to the coordinator: the Task gets businessStatus
-`delivery-failed` (a new Task version), visible on the Task and in
-`GET /Task?business-status=delivery-failed`.
+"""What a delivery's end does to its Task (a new Task version, codes from the
+task-business-status CodeSystem):
+
+- failed for good: escalated to the coordinator, businessStatus `delivery-failed`, visible on
+  the Task and in `GET /Task?business-status=delivery-failed`;
+- delivered: businessStatus `feedback-delivered`, so the GP and the clinic see it arrived.
 """
 
 from __future__ import annotations
@@ -14,7 +17,13 @@ from service.errors import Gone, NotFound
 from service.store.repository import Repository
 from service.workflow.ownership import orgs_of, resolve_roles
 
-__all__ = ["DELIVERY_FAILED", "escalate_delivery", "with_business_status"]
+__all__ = [
+    "DELIVERY_FAILED",
+    "FEEDBACK_DELIVERED",
+    "escalate_delivery",
+    "mark_business_status",
+    "with_business_status",
+]
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +31,12 @@ DELIVERY_FAILED: Final = {
     "system": BUSINESS_STATUS,
     "code": "delivery-failed",
     "display": "Delivery failed",
+}
+
+FEEDBACK_DELIVERED: Final = {
+    "system": BUSINESS_STATUS,
+    "code": "feedback-delivered",
+    "display": "Feedback delivered",
 }
 
 
@@ -33,14 +48,21 @@ def with_business_status(
 
 
 async def escalate_delivery(repo: Repository, task_id: str, reason: str) -> bool:
-    """False when the Task is gone (nothing to escalate on; the outbox row keeps the reason)."""
+    """False when the Task is gone (the outbox row keeps the reason)."""
+    done = await mark_business_status(repo, task_id, DELIVERY_FAILED, reason)
+    log.warning("Task %s: delivery failed; %s", task_id, "escalated" if done else "no Task")
+    return done
+
+
+async def mark_business_status(
+    repo: Repository, task_id: str, coding: Mapping[str, str], text: str
+) -> bool:
+    """A new Task version with this businessStatus; False when the Task is gone."""
     try:
         task = await repo.read("Task", task_id)
     except (NotFound, Gone):
-        log.warning("delivery failed for an unknown Task %s", task_id)
         return False
-    content = with_business_status(task.content, DELIVERY_FAILED, reason)
+    content = with_business_status(task.content, coding, text)
     orgs = orgs_of(content, await resolve_roles(repo, content, {}))
     await repo.update("Task", task_id, content, orgs)
-    log.warning("Task %s escalated: delivery failed", task_id)
     return True

@@ -1,6 +1,7 @@
 """Request dependencies as named `Annotated` aliases (STYLE.md section 3).
 
-`AppStore`, `Conf`, `Links`, `CallerDep` (always SYSTEM until the security issue),
+`AppStore`, `Conf`, `Links`, `CallerDep` (SYSTEM, or the organisation named in
+`X-Acting-Organization` until the security issue),
 `IfMatch`, `PreferDep`, `FhirBody` (size-limited, JSON-only body), `FormPairs`
 (`POST _search`), `Negotiated` (406 for XML-only clients).
 """
@@ -43,8 +44,26 @@ def get_urls(request: Request) -> Urls:
     return Urls.of(get_settings(request).base_url)
 
 
-def get_caller() -> Caller:
-    return SYSTEM  # SMART Backend Services comes with the security issue
+ACTING_ORG_HEADER = "x-acting-organization"
+
+
+def get_caller(request: Request) -> Caller:
+    """SYSTEM, or the organisation the request says it acts for.
+
+    `X-Acting-Organization: Organization/<id>` is a TRUSTED-NETWORK PLACEHOLDER: the SMART
+    Backend Services issue replaces it with the organisation of the access token. Absent ->
+    SYSTEM (sees and may do everything).
+    """
+    value = request.headers.get(ACTING_ORG_HEADER)
+    if value is None or not value.strip():
+        return SYSTEM
+    kind, _, rid = value.strip().partition("/")
+    if kind != "Organization" or not rid or "/" in rid:
+        raise BadRequest.of(
+            f"X-Acting-Organization must be Organization/<id>, got {value!r}", code="value"
+        )
+    ref = f"Organization/{rid}"
+    return Caller(ref, frozenset({ref}))
 
 
 def get_if_match(request: Request) -> int | None:

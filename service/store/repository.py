@@ -52,6 +52,12 @@ class Repository:
     def caller(self) -> Caller:
         return self._caller
 
+    @property
+    def connection(self) -> AsyncConnection:
+        """The transaction's connection, for store modules that write beside the resources
+        in the same transaction (the outbox, deadlines). Never for SQL outside service/store."""
+        return self._conn
+
     async def create_many(self, items: Sequence[NewResource]) -> list[StoredResource]:
         batch = [
             version_rows(i.content, i.id, 1, self.now, i.orgs, i.claim_key) for i in items

@@ -33,7 +33,7 @@ from tests.integration.workers_fixture import (
 )
 from workers.celery_app import create_celery
 from workers.delivery import DELIVER_TASK, DeliveryConfig, DeliveryDeps, deliver
-from workers.escalation import DELIVERY_FAILED
+from workers.escalation import DELIVERY_FAILED, FEEDBACK_DELIVERED
 
 URL = "https://gp.test/fhir/$process-message"
 S = timedelta(seconds=1)
@@ -95,11 +95,15 @@ async def _row(store: Store, id: str) -> outbox.OutboxRow:
 @respx.mock
 async def test_success_is_delivered_once(deps: DeliveryDeps, ostore: Store) -> None:
     route = respx.post(URL).mock(return_value=httpx.Response(200))
-    mid = await add_message(ostore)
+    task_id = await _task(ostore)
+    mid = await add_message(ostore, task=task_id)
     assert await deliver(mid, deps) == "delivered"
     assert await deliver(mid, deps) == "skipped"  # a replayed task message
     assert route.call_count == 1
     assert (await _row(ostore, mid)).status == "delivered"
+    async with ostore.begin(SYSTEM) as repo:
+        task = await repo.read("Task", task_id)
+    assert task.content["businessStatus"]["coding"] == [FEEDBACK_DELIVERED]
 
 
 @respx.mock
