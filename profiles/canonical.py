@@ -35,6 +35,7 @@ RED_FLAG_SCREENING: Final = f"{_SD}/red-flag-screening"
 # Code systems and their value sets (same id for both)
 TRIAGE_CATEGORY: Final = f"{_CS}/triage-category"
 TRIAGE_CATEGORY_VS: Final = f"{_VS}/triage-category"
+TRIAGE_CODES: Final = ("non-msk", "specific-msk", "non-specific")  # its concepts, in order
 BUSINESS_STATUS: Final = f"{_CS}/task-business-status"
 BUSINESS_STATUS_VS: Final = f"{_VS}/task-business-status"
 REJECTION_REASON: Final = f"{_CS}/rejection-reason"

@@ -132,3 +132,33 @@ class NationalId:
         why = identifiers.problem(value.get("system"), value.get("value"))
         if why is not None:
             ctx.out.append(Issue("error", "value", f"{expr}.value", f"{self.key}: {why}"))
+
+
+@dataclass(frozen=True, slots=True)
+class CitesReferral:
+    """chiro-cp-2: one of `supportingInfo` is a ServiceRequest (the referral). References
+    whose type cannot be told without resolving them (absolute URLs, unknown urn:uuid)
+    get the benefit of the doubt."""
+
+    key: str
+    source: str
+
+    def check(self, value: Any, expr: str, ctx: Context) -> None:
+        infos = value.get("supportingInfo") if isinstance(value, dict) else None
+        if not isinstance(infos, list) or not infos:
+            return  # cardinality reports it
+        types = [_target_type(ref, ctx) for ref in infos]
+        if "ServiceRequest" not in types and None not in types:
+            ctx.out.append(Issue("error", "invariant", f"{expr}.supportingInfo",
+                                 f"{self.key}: supportingInfo names the referral "
+                                 f"(a ServiceRequest) ({self.source})"))
+
+
+def _target_type(ref: Any, ctx: Context) -> str | None:
+    if not isinstance(ref, dict):
+        return ""
+    found = ref.get("type")
+    target = ref.get("reference")
+    if isinstance(target, str):
+        found = reference_type(target, ctx) or found
+    return found if isinstance(found, str) else None

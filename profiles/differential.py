@@ -13,7 +13,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from profiles.checks import Binding, ChoiceTypes, FixedValue, NationalId, ReferenceTarget
+from profiles.checks import (
+    Binding,
+    ChoiceTypes,
+    CitesReferral,
+    FixedValue,
+    NationalId,
+    ReferenceTarget,
+)
+from profiles.indications import IndicationCheck
 from profiles.invariants import compile_invariant
 from profiles.rules import Check, RuleTree
 from profiles.terminology import Expansion
@@ -21,6 +29,8 @@ from profiles.terminology import Expansion
 NATIONAL_ID_KEY: Final = "chiro-nid-1"
 NATIVE_CHECKS: Final[Mapping[str, Callable[[str, str], Check]]] = {
     NATIONAL_ID_KEY: NationalId,
+    "chiro-cp-1": IndicationCheck,  # warning, code business-rule (profiles.indications)
+    "chiro-cp-2": CitesReferral,
 }
 CORE_PREFIX: Final = "http://hl7.org/fhir/StructureDefinition/"
 

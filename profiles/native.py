@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from profiles import canonical as c
+from profiles import prom_codes
 
 Evaluator = Callable[[Any, dict[str, Any]], bool]
 
@@ -90,7 +91,54 @@ def organization_named(value: Any, root: dict[str, Any]) -> bool:
     return bool(value.get("identifier") or value.get("name"))
 
 
+def triage_concluded(value: Any, root: dict[str, Any]) -> bool:
+    """chiro-dr-1: exactly one conclusionCode carries a triage-category coding whose code is
+    in the CodeSystem (conclusionCode.where(coding.where(system = T and (code = ...)))...)."""
+    concepts = value.get("conclusionCode")
+    found = 0
+    for concept in concepts if isinstance(concepts, list) else []:
+        codings = concept.get("coding", []) if isinstance(concept, dict) else []
+        found += any(isinstance(x, dict) and x.get("system") == c.TRIAGE_CATEGORY
+                     and x.get("code") in c.TRIAGE_CODES for x in codings)
+    return found == 1
+
+
+def _quantity_value(observation: Any) -> Any:
+    quantity = observation.get("valueQuantity") if isinstance(observation, dict) else None
+    return quantity.get("value") if isinstance(quantity, dict) else None
+
+
+def prom_in_range(instrument: prom_codes.Instrument) -> Evaluator:
+    """chiro-prom-<code>, on Observation.value[x]: %resource.code has <code> implies the
+    value is in the instrument's range (and whole, where the instrument is)."""
+
+    def evaluate(value: Any, root: dict[str, Any]) -> bool:
+        if prom_codes.instrument_code(root) != instrument.code:
+            return True
+        return prom_codes.value_in_range(instrument, value.get("value"))
+
+    return evaluate
+
+
+def hscl_flagged(value: Any, root: dict[str, Any]) -> bool:
+    """chiro-prom-hscl: an HSCL-10 mean carries interpretation H exactly when > 1.85."""
+    if prom_codes.instrument_code(value) != prom_codes.HSCL10.code:
+        return True
+    high = prom_codes.is_high(_quantity_value(value))
+    if high is None:
+        return True
+    interpretations = value.get("interpretation")
+    flagged = any(
+        isinstance(x, dict) and x.get("system") == c.INTERPRETATION and x.get("code") == "H"
+        for concept in (interpretations if isinstance(interpretations, list) else [])
+        if isinstance(concept, dict) for x in concept.get("coding", []))
+    return flagged == high
+
+
 NATIVE: Final[Mapping[str, Evaluator]] = {
+    "chiro-dr-1": triage_concluded,
+    "chiro-prom-hscl": hscl_flagged,
+    **{i.invariant_key: prom_in_range(i) for i in prom_codes.INSTRUMENTS},
     "org-1": organization_named,
     "per-1": period_ordered,
     "ref-1": local_reference_resolves,

@@ -7,7 +7,7 @@ Everything is read from the package's own JSON files and compiled once, on first
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
@@ -23,8 +23,15 @@ DEFAULT_PROFILES: Final[dict[str, tuple[str, ...]]] = {
     "ServiceRequest": (canonical.REFERRAL,),
     "Task": (canonical.REFERRAL_TASK,),
     "Patient": (canonical.PATIENT,),
+    "DiagnosticReport": (canonical.ASSESSMENT_FEEDBACK,),
 }
-CONFORMANCE_TYPES: Final = ("StructureDefinition", "ValueSet", "CodeSystem")
+# Observation code (system, code or None for any code) -> its profile
+OBSERVATION_PROFILES: Final[dict[tuple[str, str | None], str]] = {
+    (canonical.PROM_INSTRUMENT, None): canonical.PROM_OBSERVATION,
+    (canonical.FEEDBACK_CODE, "yellow-flags"): canonical.YELLOW_FLAGS,
+    (canonical.FEEDBACK_CODE, "icf-function-summary"): canonical.FUNCTION_SUMMARY,
+}
+CONFORMANCE_TYPES: Final = ("StructureDefinition", "ValueSet", "CodeSystem", "Questionnaire")
 
 
 def _json_files(folder: Traversable) -> Iterator[Traversable]:
@@ -93,9 +100,55 @@ def package() -> Package:
     return pkg
 
 
-def default_profiles(resource_type: str) -> tuple[str, ...]:
-    """Profiles every resource of this type must meet, named in meta.profile or not."""
+def default_profiles(resource_type: str,
+                     resource: Mapping[str, Any] | None = None) -> tuple[str, ...]:
+    """Profiles a resource must meet, named in meta.profile or not.
+
+    Without `resource`: the type's default (what the CapabilityStatement lists). With it,
+    the choice may depend on content (cheap look-ups only):
+    - ServiceRequest: an imaging request (category SNOMED 363679005 Imaging, or an
+      imaging-procedure code) is not a referral: no default (ImagingCapacityRequest to come);
+    - DiagnosticReport: a radiology report (category v2-0074 RAD) is not feedback: none;
+    - Observation: by code system (prom-instrument, feedback-code yellow flags / ICF).
+    """
+    if resource is None:
+        return DEFAULT_PROFILES.get(resource_type, ())
+    if resource_type == "Observation":
+        return _observation_profile(resource)
+    if resource_type == "ServiceRequest" and _is_imaging_request(resource):
+        return ()
+    if resource_type == "DiagnosticReport" and _has_coding(
+            resource.get("category"), canonical.V2_0074, "RAD"):
+        return ()
     return DEFAULT_PROFILES.get(resource_type, ())
+
+
+def _codings(concepts: Any) -> Iterator[Mapping[str, Any]]:
+    for concept in concepts if isinstance(concepts, list) else [concepts]:
+        codings = concept.get("coding") if isinstance(concept, dict) else None
+        for coding in codings if isinstance(codings, list) else []:
+            if isinstance(coding, dict):
+                yield coding
+
+
+def _has_coding(concepts: Any, system: str, code: str | None) -> bool:
+    return any(x.get("system") == system and (code is None or x.get("code") == code)
+               for x in _codings(concepts))
+
+
+def _is_imaging_request(resource: Mapping[str, Any]) -> bool:
+    return (_has_coding(resource.get("category"), canonical.SNOMED, canonical.SNOMED_IMAGING)
+            or _has_coding(resource.get("code"), canonical.IMAGING_PROCEDURE, None))
+
+
+def _observation_profile(resource: Mapping[str, Any]) -> tuple[str, ...]:
+    for coding in _codings(resource.get("code")):
+        system, code = coding.get("system"), coding.get("code")
+        found = OBSERVATION_PROFILES.get((system, None)) or OBSERVATION_PROFILES.get(
+            (system, code))  # type: ignore[arg-type]
+        if found:
+            return (found,)
+    return ()
 
 
 def supported_profiles() -> dict[str, list[str]]:

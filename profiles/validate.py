@@ -63,7 +63,8 @@ def profile_urls(resource: dict[str, Any], extra: Sequence[str]) -> list[tuple[s
     for i, url in enumerate(named if isinstance(named, list) else []):
         if isinstance(url, str):
             found.append((url.split("|")[0], f"meta.profile[{i}]"))
-    found += [(u, None) for u in (*extra, *default_profiles(resource["resourceType"]))]
+    defaults = default_profiles(resource["resourceType"], resource)
+    found += [(u, None) for u in (*extra, *defaults)]
     first = {u: i for i, (u, _w) in reversed(list(enumerate(found)))}
     return [(u, w) for i, (u, w) in enumerate(found) if first[u] == i]
 

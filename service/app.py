@@ -12,7 +12,7 @@ from profiles.package import default_profiles, supported_profiles
 from service.api import demo_inbox, outcome
 from service.api.deps import negotiate
 from service.api.metadata import capability_statement
-from service.api.middleware import RequestContextMiddleware
+from service.api.middleware import AfterCommitMiddleware, RequestContextMiddleware
 from service.api.responses import FhirResponse
 from service.api.rest import process_bundle, router
 from service.api.urls import mount_path
@@ -21,6 +21,7 @@ from service.settings import Settings
 from service.store.db import Store
 from service.store.migrate import upgrade_async
 from service.store.search_params import RESOURCE_TYPES, SEARCH_PARAMS
+from service.workflow.after_commit import load_enqueue
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -34,6 +35,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.capability_statement = _capability_statement(settings)
+    app.add_middleware(AfterCommitMiddleware, enqueue=load_enqueue(settings))
     app.add_middleware(RequestContextMiddleware)
     outcome.install(app)
     prefix = mount_path(settings.base_url)

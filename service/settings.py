@@ -39,3 +39,7 @@ class Settings(BaseSettings):
     # The beat: how often the sweeper nudges due outbox rows, and where beat keeps its state
     sweep_interval_seconds: float = 5.0
     beat_schedule_file: str = "chiroref-beat-schedule"
+    # After-commit nudge of the delivery worker: "module:factory" (service/workflow/
+    # after_commit.py), e.g. service.workflow.after_commit:celery_send_task. Unset: the
+    # sweeper alone sends new outbox rows.
+    enqueue_hook: str | None = None

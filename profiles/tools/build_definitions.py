@@ -297,6 +297,10 @@ def main() -> None:
     write("profiles", RED_FLAG_EXTENSION)
     for profile in (referral(), task(), patient(), *directory()):
         write("profiles", profile)
+    from profiles.tools import feedback_definitions  # imports this module's helpers
+
+    for folder, resource in feedback_definitions.resources():
+        write(folder, resource)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 `AppStore`, `Conf`, `Links`, `CallerDep` (SYSTEM, or the organisation named in
 `X-Acting-Organization` until the security issue),
-`IfMatch`, `PreferDep`, `FhirBody` (size-limited, JSON-only body), `FormPairs`
+`IfMatch`, `PreferDep`, `FhirBody` (size-limited, JSON-only body), `PatchBody` (JSON
+Patch), `FormPairs`
 (`POST _search`), `Negotiated` (406 for XML-only clients).
 """
 
@@ -23,6 +24,7 @@ from service.api.headers import (
     parse_if_match,
     parse_prefer,
 )
+from service.api.json_patch import PATCH_MEDIA_TYPE
 from service.api.urls import Urls
 from service.errors import BadRequest, NotFound, PayloadTooLarge, UnsupportedMediaType
 from service.settings import Settings
@@ -109,6 +111,19 @@ async def fhir_body(request: Request) -> dict[str, Any]:
     return data
 
 
+async def patch_body(request: Request) -> Any:
+    """A JSON Patch document (`application/json-patch+json`; FHIRPath Patch is not supported)."""
+    kind = media_type(request.headers.get("content-type"))
+    if kind != PATCH_MEDIA_TYPE:
+        raise UnsupportedMediaType.of(
+            f"PATCH takes {PATCH_MEDIA_TYPE} (JSON Patch), got {kind or 'no Content-Type'!r}"
+        )
+    try:
+        return orjson.loads(await read_body(request))
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest.of(f"the patch is not valid JSON: {exc}", code="structure") from exc
+
+
 async def form_pairs(request: Request) -> list[tuple[str, str]]:
     """`POST [type]/_search`: form parameters join the URL's (search.html#search)."""
     kind = media_type(request.headers.get("content-type"))
@@ -133,4 +148,5 @@ CallerDep = Annotated[Caller, Depends(get_caller)]
 IfMatch = Annotated[int | None, Depends(get_if_match)]
 PreferDep = Annotated[Prefer, Depends(get_prefer)]
 FhirBody = Annotated[dict[str, Any], Depends(fhir_body)]
+PatchBody = Annotated[Any, Depends(patch_body)]
 FormPairs = Annotated[list[tuple[str, str]], Depends(form_pairs)]

@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl
 
 from profiles.issues import Issue, errors
 from profiles.validate import validate_resource
+from service.api.json_patch import apply_patch
 from service.api.searchset import ParsedSearch, parse_search, query_pairs
 from service.errors import (
     BadRequest,
@@ -30,7 +31,7 @@ from service.store.errors import ClaimTaken
 from service.store.model import Caller, HistoryPage, NewResource, SearchPage, StoredResource
 from service.store.repository import Repository
 from service.store.search_params import RESOURCE_TYPES, SEARCH_PARAMS
-from service.workflow import referrals
+from service.workflow import referrals, tasks
 from service.workflow.intake import prepare_create
 from service.workflow.ownership import orgs_of, resolve_roles
 
@@ -167,14 +168,45 @@ async def update(
         )
     issues = check_valid(content)
     async with store.begin(caller) as repo:
-        roles = await resolve_roles(repo, content, {})
         try:
-            stored = await repo.update(
-                resource_type, rid, dict(content), orgs_of(content, roles), expected
-            )
+            stored = await write_update(repo, resource_type, rid, content, expected)
         except NotFound as exc:
             raise no_update_create(resource_type, rid) from exc
     return Written(stored, created=False, issues=issues)
+
+
+async def write_update(
+    repo: Repository, resource_type: str, rid: str, content: Mapping[str, Any], expected: int | None
+) -> StoredResource:
+    """A validated update in the caller's transaction; a Task goes through its status
+    machine (service/workflow/tasks.py)."""
+    if resource_type == "Task":
+        return await tasks.change_task(repo, rid, content, expected)
+    roles = await resolve_roles(repo, content, {})
+    return await repo.update(resource_type, rid, dict(content), orgs_of(content, roles), expected)
+
+
+async def patch(
+    store: Store, caller: Caller, ref: tuple[str, str], operations: Any, expected: int | None
+) -> Written:
+    """JSON Patch: read, apply, validate, then the same path as an update (one transaction;
+    the patch applies to the version it read, and If-Match still guards it)."""
+    resource_type, rid = ref
+    async with store.begin(caller) as repo:
+        current = await repo.read(resource_type, rid)
+        content = apply_patch(current.content, operations)
+        if content.get("id") != rid or content.get("resourceType") != resource_type:
+            raise Unprocessable.of("a patch may not change id or resourceType", code="invariant")
+        issues = check_valid(content)
+        stored = await write_update(repo, resource_type, rid, content, _guard(expected, current))
+    return Written(stored, created=False, issues=issues)
+
+
+def _guard(expected: int | None, current: StoredResource) -> int | None:
+    """A Task change needs If-Match from an organisation; other types patch what was read."""
+    if current.resource_type == "Task":
+        return expected
+    return expected if expected is not None else current.version_id
 
 
 def no_update_create(resource_type: str, rid: str) -> FhirError:

@@ -12,11 +12,21 @@ from typing import Any
 
 from profiles import canonical
 
-INTERACTIONS = ("read", "vread", "update", "delete", "history-instance", "create", "search-type")
+INTERACTIONS = (
+    "read", "vread", "update", "patch", "delete", "history-instance", "create", "search-type"
+)
 VALIDATE = {
     "name": "validate",
     "definition": "http://hl7.org/fhir/OperationDefinition/Resource-validate",
 }
+DELIVERY_STATUS = {
+    "name": "delivery-status",
+    "definition": f"{canonical.BASE}/OperationDefinition/Task-delivery-status",
+    "documentation": "GET /Task/{id}/$delivery-status: Parameters with one `message` part per "
+    "outbound message of the Task (messageId, status pending|in-flight|delivered|failed, "
+    "attempts, lastError, deliveredAt, endpoint)",
+}
+OPERATIONS: dict[str, list[dict[str, str]]] = {"Task": [DELIVERY_STATUS]}
 FORMATS = ["application/fhir+json", "json", "application/json"]
 
 
@@ -52,6 +62,11 @@ def capability_statement(
                     for t in resource_types
                 ],
                 "interaction": [{"code": "transaction"}, {"code": "batch"}],
+                "security": {
+                    "description": "Trusted network only (until SMART Backend Services): a "
+                    "request acts for the organisation in X-Acting-Organization: "
+                    "Organization/<id>, else as the system."
+                },
             }
         ],
     }
@@ -75,7 +90,7 @@ def _resource(
         "conditionalUpdate": False,
         "conditionalDelete": "not-supported",
         "searchParam": [_param(rtype, p) for p in params.values()],
-        "operation": [VALIDATE],
+        "operation": [VALIDATE, *OPERATIONS.get(rtype, [])],
     }
 
 

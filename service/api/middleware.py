@@ -1,4 +1,5 @@
-"""RequestContextMiddleware: a request id (X-Request-Id, echoed or made) and timing.
+"""RequestContextMiddleware: a request id (X-Request-Id, echoed or made) and timing;
+AfterCommitMiddleware: the delivery nudges of a request, sent when it is done.
 
 The log line carries method, path (ids only, never the query string, which may hold
 patient identifiers), status and duration; no body, no headers.
@@ -12,6 +13,8 @@ import time
 import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service.workflow import after_commit
 
 log = logging.getLogger("chiroref.api.requests")
 
@@ -58,3 +61,20 @@ class RequestContextMiddleware:
             log.debug(
                 "%s %s %s %.1fms id=%s", scope["method"], scope["path"], status, elapsed, request_id
             )
+
+
+class AfterCommitMiddleware:
+    """Collects the message ids the workflow queued during a request and nudges the
+    delivery worker once the response is done (service/workflow/after_commit.py). Pure ASGI,
+    so the request runs in this task and sees the collector."""
+
+    def __init__(self, app: ASGIApp, enqueue: after_commit.Enqueue | None) -> None:
+        self.app, self.enqueue = app, enqueue
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or self.enqueue is None:
+            await self.app(scope, receive, send)
+            return
+        with after_commit.collecting() as ids:
+            await self.app(scope, receive, send)
+        await after_commit.flush(self.enqueue, ids)

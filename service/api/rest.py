@@ -21,6 +21,7 @@ from service.api.deps import (
     FormPairs,
     IfMatch,
     Links,
+    PatchBody,
     PreferDep,
     negotiate,
     resource_id,
@@ -139,6 +140,22 @@ async def update(
 ) -> FhirResponse:
     interactions.check_body(resource_type, body)
     done = await interactions.update(store, caller, (resource_type, rid), body, if_match)
+    return written_response(links, done.stored, status=200, prefer=prefer, issues=done.issues)
+
+
+@router.patch("/{resource_type}/{rid}")
+async def patch(
+    resource_type: Type,
+    rid: Id,
+    operations: PatchBody,
+    store: AppStore,
+    caller: CallerDep,
+    links: Links,
+    prefer: PreferDep,
+    if_match: IfMatch,
+) -> FhirResponse:
+    """JSON Patch (http.html#patch); a Task change follows its status machine."""
+    done = await interactions.patch(store, caller, (resource_type, rid), operations, if_match)
     return written_response(links, done.stored, status=200, prefer=prefer, issues=done.issues)
 
 

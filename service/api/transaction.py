@@ -42,6 +42,7 @@ from service.store.errors import ClaimTaken
 from service.store.model import Caller, NewResource, StoredResource
 from service.store.repository import Repository
 from service.store.search_params import SEARCH_PARAMS
+from service.workflow import tasks
 from service.workflow.intake import prepare_create
 from service.workflow.ownership import orgs_of, resolve_roles
 
@@ -223,10 +224,13 @@ async def _create(
 async def _update(repo: Repository, p: Plan, entry: Entry, content: dict[str, Any]) -> EntryResult:
     with at(entry):
         known = {p.refs[i]: c for i, c in p.contents.items()}
-        orgs = orgs_of(content, await resolve_roles(repo, content, known))
         kind, _, rid = entry.path.partition("/")
         try:
-            stored = await repo.update(kind, rid, content, orgs, entry.if_match)
+            if kind == "Task":
+                stored = await tasks.change_task(repo, rid, content, entry.if_match)
+            else:
+                orgs = orgs_of(content, await resolve_roles(repo, content, known))
+                stored = await repo.update(kind, rid, content, orgs, entry.if_match)
         except NotFound as exc:
             raise interactions.no_update_create(kind, rid) from exc
     return EntryResult(entry, 200, stored, issues=p.issues[entry.index])

@@ -9,7 +9,6 @@ PostgreSQL (production): asyncpg, a pool sized for one uvicorn worker, JSONB via
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -77,10 +76,6 @@ def _sqlite_begin(conn: Any) -> None:
 class Store:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
-        # SQLite has one writer at a time. Queue this process's writers here rather than
-        # in SQLite's busy handler, which sleeps in steps of up to 100 ms; busy_timeout
-        # still covers writers in other processes (worker, beat).
-        self._sqlite_writer = asyncio.Lock() if engine.dialect.name == "sqlite" else None
 
     @classmethod
     async def open(cls, url: str) -> Store:
@@ -102,15 +97,6 @@ class Store:
     async def begin(self, caller: Caller, *, readonly: bool = False) -> AsyncIterator[Repository]:
         """One transaction. `readonly` lets SQLite readers skip the write lock (a write in
         a readonly transaction may then fail with "database is locked")."""
-        if self._sqlite_writer is None or readonly:
-            async with self._transaction(caller, readonly) as repo:
-                yield repo
-            return
-        async with self._sqlite_writer, self._transaction(caller, readonly) as repo:
-            yield repo
-
-    @asynccontextmanager
-    async def _transaction(self, caller: Caller, readonly: bool) -> AsyncIterator[Repository]:
         async with self._engine.connect() as conn:
             if readonly and self.dialect == "sqlite":
                 await conn.execution_options(**{_BEGIN_OPTION: "BEGIN DEFERRED"})

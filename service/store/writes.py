@@ -3,6 +3,7 @@ dispatch to the PostgreSQL single-statement path (pg_writes.py)."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
@@ -10,7 +11,7 @@ from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from service.store import pg_writes
+from service.store import pg_writes, sqlite_writes
 from service.store.errors import ClaimTaken
 from service.store.rows import VersionRows, index_rows, org_rows, resource_row
 from service.store.tables import (
@@ -26,6 +27,15 @@ async def insert_versions(conn: AsyncConnection, batch: Sequence[VersionRows]) -
     """Version 1 of each resource with its history, index, organisation and claim rows."""
     if conn.dialect.name == "postgresql":
         await pg_writes.insert_versions(conn, batch)
+        return
+    driver = await sqlite_writes.driver_of(conn)
+    if driver is not None:
+        try:
+            await sqlite_writes.insert_versions(driver, batch)
+        except sqlite3.IntegrityError as exc:
+            if "conditional_claims" not in str(exc):
+                raise
+            raise await _taken(conn, batch) from exc
         return
     await _insert(conn, resources, [resource_row(r) for r in batch])
     await _insert_claims(conn, batch)

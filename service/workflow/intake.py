@@ -1,28 +1,30 @@
-"""What one created resource becomes in the store: its organisations, and for a referral,
-the ReferralTask beside it (one `create_many` list)."""
+"""What one created resource becomes in the store: its organisations (those it names, and
+the caller's, so that an organisation can read back what it created), and for a referral,
+the ReferralTask beside it (one `create_many` list), routed when the GP named no clinic."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from service.store.model import NewResource
-from service.workflow import ownership, referrals
-
-
-class IntakeRepo(ownership.Reader, Protocol):
-    @property
-    def now(self) -> datetime: ...
+from service.store.repository import Repository
+from service.workflow import ownership, referrals, routing_service
+from service.workflow.access import as_system
 
 
 async def prepare_create(
-    repo: IntakeRepo, new: NewResource, known: Mapping[str, Mapping[str, Any]]
+    repo: Repository, new: NewResource, known: Mapping[str, Mapping[str, Any]]
 ) -> list[NewResource]:
     """`[resource]` with its orgs, or `[referral, task]`; `known`: `Type/id` -> content."""
-    roles = await ownership.resolve_roles(repo, new.content, known)
-    item = replace(new, orgs=new.orgs | ownership.orgs_of(new.content, roles))
-    if referrals.is_referral(item.content):
-        return referrals.intake(item, roles, repo.now)
-    return [item]
+    system = as_system(repo)
+    roles = await ownership.resolve_roles(system, new.content, known)
+    mine = repo.caller.org_refs or frozenset()
+    item = replace(new, orgs=new.orgs | ownership.orgs_of(new.content, roles) | mine)
+    if not referrals.is_referral(item.content):
+        return [item]
+    made = referrals.intake(item, roles, repo.now)
+    if "owner" in made[1].content:
+        return made
+    return await routing_service.route_intake(repo, made, known)

@@ -10,9 +10,10 @@ import pytest
 from sqlalchemy import event
 
 from service.errors import NotFound
+from service.store import sqlite_writes
 from service.store.db import Store
 from service.store.errors import ClaimTaken
-from service.store.model import SYSTEM, Caller, NewResource, SearchQuery
+from service.store.model import SYSTEM, Caller, NewResource, SearchParam, SearchQuery
 
 New = Callable[..., NewResource]
 KEY = "identifier=urn:oid:2.16.578.1.12.4.1.2|ref-1"
@@ -113,9 +114,27 @@ async def test_statements_per_create(store: Store, store_new: New) -> None:
 
     event.listen(store.engine.sync_engine, "before_cursor_execute", record)
     await store.create_many(SYSTEM, batch)
-    assert seen == [
-        "BEGIN IMMEDIATE", "INSERT INTO", "INSERT INTO", "INSERT INTO", "INSERT INTO", "INSERT INTO"
-    ]
+    assert seen == ["BEGIN IMMEDIATE"]  # the inserts went in one hop (sqlite_writes)
+
+
+async def test_portable_sqlite_path_claims_too(
+    store: Store, store_new: New, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without aiosqlite's one-hop seam, one executemany per table, same semantics."""
+
+    async def no_seam(conn: Any) -> None:
+        return None
+
+    monkeypatch.setattr(sqlite_writes, "driver_of", no_seam)
+    first = store_new("ServiceRequest", claim=KEY, status="active", orgs={"Organization/a"})
+    assert await _try_create(store, [first]) == first.id
+    loser = [store_new("Task"), store_new("ServiceRequest", claim=KEY)]
+    assert await _try_create(store, loser) is None
+    assert await _count(store, "Task") == 0
+    async with store.begin(SYSTEM) as repo:
+        active = SearchParam("status", ("active",))
+        page = await repo.search(SearchQuery("ServiceRequest", (active,)))
+    assert [r.id for r in page.items] == [first.id]
 
 
 async def _pg_round_trips(store: Store, batch: list[NewResource]) -> list[str]:

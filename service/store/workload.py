@@ -1,0 +1,58 @@
+"""Workflow queries the Repository's FHIR search cannot say in one statement.
+
+- `open_task_counts`: open Tasks per owner for a set of clinics (routing's "least loaded"),
+  one grouped query over the search index instead of one search per clinic.
+- `grant`: let one more organisation see a resource without writing a new version (the
+  clinic a referral is routed to must read the GP's ServiceRequest, which stays as sent).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from sqlalchemy import and_, exists, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from service.store.tables import resource_orgs, resources, search_index
+
+__all__ = ["grant", "open_task_counts"]
+
+
+async def open_task_counts(
+    conn: AsyncConnection, owners: Collection[str], open_statuses: Collection[str]
+) -> dict[str, int]:
+    """`Organization/<id>` -> live Tasks it owns whose status is in `open_statuses`
+    (owners without any are left out)."""
+    if not owners:
+        return {}
+    o, s, r = search_index.alias("o").c, search_index.alias("s").c, resources.c
+    is_open = exists().where(
+        s.resource_type == "Task",
+        s.resource_id == o.resource_id,
+        s.param == "status",
+        s.value.in_(sorted(open_statuses)),
+    )
+    live = exists().where(
+        r.resource_type == "Task", r.id == o.resource_id, r.deleted.is_(False)
+    )
+    statement = (
+        select(o.value, func.count())
+        .where(o.resource_type == "Task", o.param == "owner", o.value.in_(sorted(owners)))
+        .where(and_(is_open, live))
+        .group_by(o.value)
+    )
+    return {str(ref): int(n) for ref, n in (await conn.execute(statement)).all()}
+
+
+async def grant(conn: AsyncConnection, resource_type: str, id: str, org_ref: str) -> None:
+    """Add `org_ref` to the organisations of a resource (idempotent). A later update of the
+    resource recomputes its organisations from its content, dropping this row."""
+    c = resource_orgs.c
+    known = await conn.scalar(
+        select(func.count()).where(
+            c.resource_type == resource_type, c.resource_id == id, c.org_ref == org_ref
+        )
+    )
+    if not known:
+        values = {"resource_type": resource_type, "resource_id": id, "org_ref": org_ref}
+        await conn.execute(insert(resource_orgs).values(values))
