@@ -144,10 +144,11 @@ def _is_imaging_request(resource: Mapping[str, Any]) -> bool:
 def _observation_profile(resource: Mapping[str, Any]) -> tuple[str, ...]:
     for coding in _codings(resource.get("code")):
         system, code = coding.get("system"), coding.get("code")
-        found = OBSERVATION_PROFILES.get((system, None)) or OBSERVATION_PROFILES.get(
-            (system, code))  # type: ignore[arg-type]
-        if found:
-            return (found,)
+        if isinstance(system, str):
+            found = OBSERVATION_PROFILES.get((system, None)) or OBSERVATION_PROFILES.get(
+                (system, code if isinstance(code, str) else None))
+            if found:
+                return (found,)
     return ()
 
 

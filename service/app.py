@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from fastapi import Depends, FastAPI
 
 from profiles.package import default_profiles, supported_profiles
-from service.api import demo_inbox, outcome
+from service.api import demo_inbox, operations, outcome
 from service.api.deps import negotiate
 from service.api.metadata import capability_statement
 from service.api.middleware import AfterCommitMiddleware, RequestContextMiddleware
@@ -41,6 +41,7 @@ def create_app(settings: Settings) -> FastAPI:
     prefix = mount_path(settings.base_url)
     for base in sorted({prefix or "/", f"{prefix}/"}):  # POST [base], with or without "/"
         app.add_api_route(base, process_bundle, methods=["POST"], dependencies=[Depends(negotiate)])
+    app.include_router(operations.router, prefix=prefix)
     app.include_router(router, prefix=prefix)
     if settings.load_demo:
         app.include_router(demo_inbox.router)

@@ -175,6 +175,9 @@ def response_entry(urls: Urls, result: EntryResult, prefer: Prefer) -> dict[str,
         response["outcome"] = to_operation_outcome(result.issues)
     elif body is not None and (prefer.return_ == "representation" or result.entry.method == "GET"):
         out["resource"] = body
+    warnings = [i for i in result.issues if i.severity == "warning"]
+    if warnings and "outcome" not in response:
+        response["outcome"] = to_operation_outcome(warnings)  # e.g. imaging without indication
     return out | {"response": response}
 
 

@@ -31,7 +31,7 @@ from service.store.errors import ClaimTaken
 from service.store.model import Caller, HistoryPage, NewResource, SearchPage, StoredResource
 from service.store.repository import Repository
 from service.store.search_params import RESOURCE_TYPES, SEARCH_PARAMS
-from service.workflow import referrals, tasks
+from service.workflow import feedback, referrals, tasks
 from service.workflow.intake import prepare_create
 from service.workflow.ownership import orgs_of, resolve_roles
 
@@ -108,7 +108,11 @@ async def match_one(repo: Repository, parsed: ParsedSearch) -> StoredResource | 
 
 
 async def create(
-    store: Store, caller: Caller, content: Mapping[str, Any], if_none_exist: str | None = None
+    store: Store,
+    caller: Caller,
+    content: Mapping[str, Any],
+    if_none_exist: str | None = None,
+    base_url: str = "",
 ) -> Written:
     issues = check_valid(content)
     new = with_new_id(content)
@@ -121,7 +125,9 @@ async def create(
                 return Written(found, created=False, issues=issues)
             key = claim_key(parsed) if parsed else None
             items = await prepare_create(repo, NewResource(new, claim_key=key), {})
-            return Written((await repo.create_many(items))[0], created=True, issues=issues)
+            stored = await repo.create_many(items)
+            await feedback.accept_feedback(repo, stored, base_url)
+            return Written(stored[0], created=True, issues=issues)
     except ClaimTaken as taken:
         return Written(await claimed(store, caller, taken, new, lenient=parsed is not None), False)
 

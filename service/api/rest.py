@@ -113,11 +113,14 @@ async def create(
     request: Request,
     store: AppStore,
     caller: CallerDep,
+    conf: Conf,
     links: Links,
     prefer: PreferDep,
 ) -> FhirResponse:
     interactions.check_body(resource_type, body)
-    done = await interactions.create(store, caller, body, request.headers.get("if-none-exist"))
+    done = await interactions.create(
+        store, caller, body, request.headers.get("if-none-exist"), conf.base_url
+    )
     status = 201 if done.created else 200
     return written_response(links, done.stored, status=status, prefer=prefer, issues=done.issues)
 

@@ -42,7 +42,7 @@ from service.store.errors import ClaimTaken
 from service.store.model import Caller, NewResource, StoredResource
 from service.store.repository import Repository
 from service.store.search_params import SEARCH_PARAMS
-from service.workflow import tasks
+from service.workflow import feedback, tasks
 from service.workflow.intake import prepare_create
 from service.workflow.ownership import orgs_of, resolve_roles
 
@@ -146,7 +146,7 @@ async def _execute(repo: Repository, ctx: Context, p: Plan, taken: set[Claim]) -
     results = [await _delete(repo, e) for e in in_order(p.entries, "DELETE")]
     existing = await _conditions(repo, p)
     contents, items = await _prepare(repo, p, existing, taken)
-    results += await _create(repo, p, items, existing)
+    results += await _create(repo, p, items, existing, ctx.settings.base_url)
     results += [await _update(repo, p, e, contents[e.index]) for e in in_order(p.entries, "PUT")]
     results += [await _get(repo, ctx, e) for e in in_order(p.entries, "GET")]
     return sorted(results, key=lambda r: r.entry.index)
@@ -211,9 +211,11 @@ async def _create(
     p: Plan,
     items: dict[int, list[NewResource]],
     existing: dict[int, StoredResource],
+    base_url: str,
 ) -> list[EntryResult]:
     flat = [item for group in items.values() for item in group]
     stored = await repo.create_many(flat) if flat else []
+    await feedback.accept_feedback(repo, stored, base_url)
     results, position = [], 0
     for index, group in items.items():
         results.append(EntryResult(p.entry(index), 201, stored[position], issues=p.issues[index]))

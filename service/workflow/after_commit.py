@@ -67,7 +67,7 @@ async def flush(enqueue: Enqueue | None, ids: list[str]) -> None:
     for message_id in dict.fromkeys(ids) if enqueue else ():
         try:
             await asyncio.to_thread(enqueue, message_id)  # type: ignore[arg-type]
-        except Exception as exc:  # noqa: BLE001 - the sweeper sends it anyway
+        except Exception as exc:
             log.warning("nudge for message %s failed (%s)", message_id, type(exc).__name__)
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from service.store.model import NewResource
 from service.store.repository import Repository
-from service.workflow import ownership, referrals, routing_service
+from service.workflow import ownership, referrals, routing_service, scoring
 from service.workflow.access import as_system
 
 
@@ -23,7 +23,7 @@ async def prepare_create(
     mine = repo.caller.org_refs or frozenset()
     item = replace(new, orgs=new.orgs | ownership.orgs_of(new.content, roles) | mine)
     if not referrals.is_referral(item.content):
-        return [item]
+        return scoring.scored(item, repo.now)
     made = referrals.intake(item, roles, repo.now)
     if "owner" in made[1].content:
         return made

@@ -11,7 +11,15 @@ import pytest
 from profiles.validate import validate_file
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[3] / "profiles" / "examples"
-EXAMPLES = sorted(EXAMPLES_DIR.glob("*.json"))
+WARNING_SIDECAR = ".expected-warning.json"
+EXAMPLES = sorted(p for p in EXAMPLES_DIR.glob("*.json") if not p.name.endswith(WARNING_SIDECAR))
+
+
+def warning_sidecar(path: Path) -> Path:
+    return path.with_name(path.stem + WARNING_SIDECAR)
+
+
+WARNED = [p for p in EXAMPLES if warning_sidecar(p).exists()]
 
 
 @dataclass(frozen=True)
@@ -47,9 +55,21 @@ def test_example_is_valid(path: Path) -> None:
     assert [i for i in validate_file(path) if i.severity in ("error", "fatal")] == []
 
 
-@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", [p for p in EXAMPLES if p not in WARNED], ids=lambda p: p.stem)
 def test_example_has_no_warnings(path: Path) -> None:
     assert validate_file(path) == []
+
+
+def test_every_warning_sidecar_has_its_example() -> None:
+    sidecars = sorted(EXAMPLES_DIR.glob("*" + WARNING_SIDECAR))
+    assert sidecars and {warning_sidecar(p) for p in WARNED} == set(sidecars)
+
+
+@pytest.mark.parametrize("path", WARNED, ids=lambda p: p.stem)
+def test_example_has_exactly_its_expected_warning(path: Path) -> None:
+    exp = json.loads(warning_sidecar(path).read_text())
+    found = [(i.expression, i.code, i.severity) for i in validate_file(path)]
+    assert found == [(exp["expression"], exp["code"], exp["severity"])]
 
 
 @pytest.mark.parametrize("case", INVALID_CASES, ids=lambda c: c.name)

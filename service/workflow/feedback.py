@@ -1,0 +1,254 @@
+"""Assessment feedback intake: a DiagnosticReport basedOn a referral completes its Task and
+queues the delivery to the GP, in the transaction that stores the report.
+
+`accept_feedback(repo, created, base_url)` runs after `create_many` (plain POST or a
+transaction Bundle), in the same database transaction, for every created DiagnosticReport
+basedOn a ServiceRequest that has ReferralTasks:
+1. the referral's open Task must be `accepted` or `in-progress` (else 409, nothing stored:
+   the transaction rolls back), and it must be
+   owned by the submitter: the caller's organisation (`X-Acting-Organization`), or for the
+   system, the report's performer organisation when it names one (else 409);
+2. the Task moves accepted -> in-progress -> completed, one version per step (the history
+   shows both), with `Task.output` = Reference(DiagnosticReport) typed
+   `message-events#assessment-feedback`;
+3. the GP's Endpoint (requester PractitionerRole.endpoint[0], else the organisation's
+   Organization.endpoint[0], else an Endpoint managed by it) gets an outbox row whose id is
+   the message Bundle id (`profiles.builders.feedback_message`); its nudge is queued for
+   after commit. No Endpoint: the Task still completes, with businessStatus
+   `delivery-failed` and a text saying the GP can pull the report;
+4. the requester's and the clinic's organisations may read what the clinic sent (the GP
+   pulls with `GET /DiagnosticReport?based-on=ServiceRequest/<id>`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from profiles import canonical
+from profiles.builders import FEEDBACK_EVENT, feedback_message
+from service.errors import Conflict, Gone, NotFound
+from service.store import outbox, workload
+from service.store.model import SearchParam, SearchQuery, StoredResource
+from service.store.repository import Repository
+from service.workflow import after_commit, ownership, task_states
+from service.workflow.access import as_system, task_parties
+from service.workflow.delivery_policy import message_url
+from service.workflow.task_states import Party
+
+__all__ = [
+    "FEEDBACK_OUTPUT",
+    "Completion",
+    "accept_feedback",
+    "completed_task",
+    "referral_of",
+]
+
+FEEDBACK_OUTPUT: Final = {"coding": [dict(FEEDBACK_EVENT)], "text": "Assessment feedback"}
+READY: Final = frozenset({"accepted", "in-progress"})
+FEEDBACK_TYPES: Final = frozenset(
+    {"DiagnosticReport", "Observation", "CarePlan", "QuestionnaireResponse"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    task: StoredResource
+    message_id: str | None  # None: no Endpoint, nothing to deliver
+
+
+def referral_of(report: Mapping[str, Any]) -> tuple[str, str] | None:
+    """Pure: ("ServiceRequest", id) of the first basedOn ServiceRequest."""
+    for ref in report.get("basedOn") or []:
+        target = ownership.local(str((ref or {}).get("reference") or ""))
+        kind, _, rid = target.partition("/")
+        if kind == "ServiceRequest" and rid:
+            return kind, rid
+    return None
+
+
+def completed_task(
+    task: Mapping[str, Any], report_ref: str, now: str, undeliverable: str | None
+) -> dict[str, Any]:
+    """Pure: the Task completed with the report as output (and delivery-failed if so)."""
+    out = {**task, "status": "completed", "lastModified": now}
+    out["output"] = [
+        *(task.get("output") or []),
+        {"type": FEEDBACK_OUTPUT, "valueReference": {"reference": report_ref}},
+    ]
+    if undeliverable:
+        coding = {"system": canonical.BUSINESS_STATUS, "code": "delivery-failed",
+                  "display": "Delivery failed"}
+        out["businessStatus"] = {"coding": [coding], "text": undeliverable}
+    return out
+
+
+def _conflict(message: str, expression: str = "DiagnosticReport.basedOn") -> Conflict:
+    return Conflict(*Conflict.of(message, expression, code="business-rule").issues)
+
+
+async def accept_feedback(
+    repo: Repository, created: Sequence[StoredResource], base_url: str
+) -> list[Completion]:
+    """Complete the Task of each created feedback report; see the module docstring."""
+    done = []
+    for report in created:
+        if report.resource_type == "DiagnosticReport" and referral_of(report.content):
+            done.append(await _accept(repo, report, created, base_url))
+    return done
+
+
+async def _accept(
+    repo: Repository, report: StoredResource, created: Sequence[StoredResource], base_url: str
+) -> Completion:
+    system = as_system(repo)
+    kind, rid = referral_of(report.content) or ("", "")
+    task = await _open_task(system, f"{kind}/{rid}")
+    roles = await ownership.resolve_roles(system, task.content, {})
+    parties = task_parties(task.content, roles)
+    await _check_submitter(repo, report.content, parties["owner"])
+    referral = await system.read(kind, rid)
+    included = await _included(system, report, created)
+    for resource in (report, *included):
+        for org in (parties["owner"], parties["requester"]):
+            if org:
+                await workload.grant(system.connection, resource.resource_type, resource.id, org)
+    endpoint = await gp_endpoint(system, referral.content)
+    message_id = None
+    if endpoint is not None:
+        message_id = await _queue(system, report, included, parties, endpoint, task, base_url)
+    note = None if endpoint else (
+        "No Endpoint for the referring GP: the feedback cannot be delivered; the GP can "
+        f"fetch it with GET DiagnosticReport?based-on={kind}/{rid}"
+    )
+    final = await _complete(system, task, roles, report.ref, note)
+    return Completion(final, message_id)
+
+
+async def _open_task(repo: Repository, referral_ref: str) -> StoredResource:
+    page = await repo.search(SearchQuery("Task", (SearchParam("focus", (referral_ref,)),), 500))
+    open_ = [t for t in page.items if task_states.is_open(t.content.get("status", ""))]
+    if not page.items:
+        raise _conflict(f"{referral_ref} has no ReferralTask: it is not a referral to answer")
+    if not open_:
+        raise _conflict(f"{referral_ref} has no open Task: the referral is closed")
+    task = open_[-1]
+    if task.content["status"] not in READY:
+        raise _conflict(
+            f"{task.ref} is {task.content['status']}: the clinic must accept the referral "
+            "before it submits the assessment feedback"
+        )
+    return task
+
+
+async def _check_submitter(
+    repo: Repository, report: Mapping[str, Any], owner: str | None
+) -> None:
+    caller_orgs = repo.caller.org_refs
+    if caller_orgs is not None:
+        if owner not in caller_orgs:
+            raise _conflict(f"the referral's Task is owned by {owner}, not by the submitter")
+        return
+    roles = await ownership.resolve_roles(as_system(repo), report, {})
+    named = {
+        org for ref in report.get("performer") or []
+        if (org := ownership.party_org((ref or {}).get("reference"), roles))
+    }
+    if named and owner not in named:
+        raise _conflict(
+            f"the referral's Task is owned by {owner}, not by the report's performer",
+            "DiagnosticReport.performer",
+        )
+
+
+async def _included(
+    repo: Repository, report: StoredResource, created: Sequence[StoredResource]
+) -> list[StoredResource]:
+    """The feedback's other resources: created with it, or referenced as its results."""
+    out = [r for r in created if r.resource_type in FEEDBACK_TYPES and r.ref != report.ref]
+    have = {r.ref for r in out}
+    for ref in report.content.get("result") or []:
+        target = ownership.local(str((ref or {}).get("reference") or ""))
+        if target and target not in have:
+            try:
+                out.append(await repo.read(*target.split("/", 1)))
+            except (NotFound, Gone):
+                continue
+            have.add(target)
+    return out
+
+
+async def gp_endpoint(repo: Repository, referral: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Requester PractitionerRole.endpoint[0], else its organisation's Organization.endpoint[0],
+    else an active Endpoint managed by that organisation."""
+    requester = ownership.local(str((referral.get("requester") or {}).get("reference") or ""))
+    role = await _content(repo, requester) if requester.startswith("PractitionerRole/") else None
+    org = ownership.role_org(role) if role else (
+        requester if requester.startswith("Organization/") else None
+    )
+    for holder in (role, await _content(repo, org) if org else None):
+        for ref in (holder or {}).get("endpoint") or []:
+            found = await _content(repo, ownership.local(str(ref.get("reference") or "")))
+            if found:
+                return found
+    if org is None:
+        return None
+    query = SearchQuery("Endpoint", (SearchParam("organization", (org,)),), count=10)
+    managed = [e.content for e in (await repo.search(query)).items]
+    return next((e for e in managed if e.get("status") == "active"), None)
+
+
+async def _content(repo: Repository, ref: str | None) -> dict[str, Any] | None:
+    kind, _, rid = (ref or "").partition("/")
+    if not kind or not rid:
+        return None
+    try:
+        return (await repo.read(kind, rid)).content
+    except (NotFound, Gone):
+        return None
+
+
+async def _queue(
+    repo: Repository,
+    report: StoredResource,
+    included: Sequence[StoredResource],
+    parties: Mapping[Party, str | None],
+    endpoint: Mapping[str, Any],
+    task: StoredResource,
+    base_url: str,
+) -> str:
+    message_id, url = str(uuid.uuid4()), message_url(endpoint)
+    sender, receiver = parties["owner"] or "", parties["requester"] or ""
+    body = feedback_message(
+        message_id, repo.now, report.content, [r.content for r in included], sender, receiver,
+        url, base_url,
+    )
+    focus = task.content["focus"]["reference"]
+    await outbox.add(
+        repo.connection, id=message_id, kind="feedback",
+        referral_id=ownership.local(focus).split("/")[1], task_id=task.id,
+        endpoint_ref=f"Endpoint/{endpoint['id']}", endpoint_url=url, body=body, now=repo.now,
+    )
+    after_commit.enqueue_after_commit(message_id)
+    return message_id
+
+
+async def _complete(
+    repo: Repository,
+    task: StoredResource,
+    roles: Mapping[str, str],
+    report_ref: str,
+    undeliverable: str | None,
+) -> StoredResource:
+    """accepted -> in-progress (one version), then -> completed (another)."""
+    now = repo.now.isoformat(timespec="milliseconds")
+    orgs = ownership.orgs_of(task.content, roles)
+    if task.content["status"] == "accepted":
+        task_states.next_status("accepted", "start")
+        started = {**task.content, "status": "in-progress", "lastModified": now}
+        task = await repo.update("Task", task.id, started, orgs, task.version_id)
+    task_states.next_status(task.content["status"], "complete")
+    final = completed_task(task.content, report_ref, now, undeliverable)
+    return await repo.update("Task", task.id, final, orgs, task.version_id)
