@@ -5,6 +5,7 @@ embedded. (service/ may not import workers/, so the script's entry point lives h
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -29,6 +30,7 @@ app.registered_commands = [
 
 Pool = Literal["prefork", "solo", "threads"]
 STOP_SECONDS = 15.0
+NUDGE_HOOK = "service.workflow.after_commit:celery_send_task"
 
 
 @app.command()
@@ -45,6 +47,9 @@ def serve(
     ] = None,
 ) -> None:
     """Run the gateway (embedded default: SQLite store, SQLite broker, worker and beat)."""
+    # The gateway nudges the workers after each commit (rows stay the truth: the beat's
+    # sweeper sends whatever a lost nudge leaves behind).
+    os.environ.setdefault("CHIROREF_ENQUEUE_HOOK", NUDGE_HOOK)
     settings = Settings()
     run_workers = is_embedded_broker(settings.broker_url) if workers is None else workers
     if run_workers and settings.auto_migrate:
