@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CHIROREF_", frozen=True)
 
+    # The public FHIR base; unset, it follows host and port: http://{host}:{port}/fhir
     base_url: str = "http://127.0.0.1:8080/fhir"
     canonical_base: str = "https://chiroref.example.org/fhir"
     database_url: str = "sqlite+aiosqlite:///chiroref.db"
@@ -43,3 +47,12 @@ class Settings(BaseSettings):
     # after_commit.py), e.g. service.workflow.after_commit:celery_send_task. Unset: the
     # sweeper alone sends new outbox rows.
     enqueue_hook: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _base_url_follows_host_and_port(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not data.get("base_url"):
+            host = data.get("host") or "127.0.0.1"
+            shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+            data = {**data, "base_url": f"http://{shown}:{data.get('port') or 8080}/fhir"}
+        return data

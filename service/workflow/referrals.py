@@ -18,6 +18,8 @@ from datetime import datetime
 from typing import Any
 
 from profiles import canonical
+from profiles.issues import Issue
+from service.errors import Unprocessable
 from service.store.model import NewResource
 from service.workflow import ownership
 
@@ -45,6 +47,7 @@ def build_referral_task(
         "focus": focus,
         "basedOn": [dict(focus)],
         "authoredOn": now.isoformat(timespec="milliseconds"),
+        "lastModified": now.isoformat(timespec="milliseconds"),  # Task?modified= finds new work
     }
     for source, target in (("subject", "for"), ("requester", "requester")):
         if isinstance(referral.get(source), dict):
@@ -83,7 +86,17 @@ def identifier_claim(referral: Mapping[str, Any], sender: str | None) -> str | N
 
 
 def intake(referral: NewResource, roles: Mapping[str, str], now: datetime) -> list[NewResource]:
-    """`[referral, task]` for one `create_many`; the Task carries the identifier claim."""
+    """`[referral, task]` for one `create_many`; the Task carries the identifier claim.
+
+    Only an `active` referral is work for a clinic: a draft stays in the GP system (FHIR
+    request-status: draft is "not yet ready for action"), so it is refused here.
+    """
+    status = referral.content.get("status")
+    if status != "active":
+        raise Unprocessable(Issue(
+            "error", "business-rule", "ServiceRequest.status",
+            f"a referral is sent with status 'active' (got '{status}'); drafts stay with the GP",
+        ))
     task = build_referral_task(referral.content, task_id=str(uuid.uuid4()), now=now)
     claim = identifier_claim(referral.content, sender_of(referral.content, roles))
     return [referral, NewResource(task, ownership.orgs_of(task, roles), claim_key=claim)]

@@ -241,9 +241,19 @@ async def test_same_referral_twice_is_one_referral(api: httpx.AsyncClient, kit: 
     replay = await api.post("ServiceRequest", json=referral)
     assert (first.status_code, replay.status_code) == (201, 200)
     assert replay.json()["id"] == first.json()["id"]
-    clash = await api.post("ServiceRequest", json=referral | {"status": "draft"})
-    kit.outcome(clash, 409)
+    changed = referral | {"note": [{"text": "same identifier, other content"}]}
+    kit.outcome(await api.post("ServiceRequest", json=changed), 409)
     assert await kit.count("ServiceRequest") == 1 and await kit.count("Task") == 1
+
+
+async def test_a_draft_referral_is_refused_and_nothing_stored(
+    api: httpx.AsyncClient, kit: Kit
+) -> None:
+    refs = await kit.gp_and_clinic()
+    draft = kit.referral(refs["patient"], refs["role"], refs["clinic"]) | {"status": "draft"}
+    issues = kit.outcome(await api.post("ServiceRequest", json=draft), 422)
+    assert kit.expressions(issues) == {"ServiceRequest.status"}
+    assert await kit.count("ServiceRequest") == 0 and await kit.count("Task") == 0
 
 
 async def test_concurrent_conditional_referrals_make_one_referral_and_one_task(

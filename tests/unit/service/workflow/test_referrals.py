@@ -2,8 +2,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from profiles import canonical
 from profiles.validate import validate_resource
+from service.errors import Unprocessable
 from service.store.model import NewResource
 from service.workflow import ownership, referrals
 
@@ -11,6 +14,7 @@ NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 REFERRAL = {
     "resourceType": "ServiceRequest",
     "id": "sr-1",
+    "status": "active",
     "identifier": [{"system": "urn:sys", "value": "42"}],
     "subject": {"reference": "Patient/p"},
     "requester": {"reference": "PractitionerRole/r"},
@@ -29,6 +33,7 @@ def test_task_for_a_referral() -> None:
         "focus": {"reference": "ServiceRequest/sr-1"},
         "basedOn": [{"reference": "ServiceRequest/sr-1"}],
         "authoredOn": "2026-11-25T12:00:00.000+00:00",
+        "lastModified": "2026-11-25T12:00:00.000+00:00",
         "for": {"reference": "Patient/p"},
         "requester": {"reference": "PractitionerRole/r"},
         "owner": {"reference": "Organization/clinic"},
@@ -84,3 +89,10 @@ def test_orgs_of_resources() -> None:
     assert ownership.orgs_of({"resourceType": "Organization", "id": "o"}, {}) == {"Organization/o"}
     assert ownership.role_refs(REFERRAL) == {"PractitionerRole/r"}
     assert ownership.role_org({"organization": {"reference": "Organization/z"}}) == "Organization/z"
+
+
+def test_a_draft_referral_is_refused_with_its_path() -> None:
+    draft = NewResource(REFERRAL | {"status": "draft"})
+    with pytest.raises(Unprocessable) as refused:
+        referrals.intake(draft, {}, NOW)
+    assert [i.expression for i in refused.value.issues] == ["ServiceRequest.status"]
