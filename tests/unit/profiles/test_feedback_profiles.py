@@ -178,3 +178,22 @@ def test_care_plan_activity_must_be_inline_and_coded() -> None:
             ("CarePlan.activity[0].detail", "required"),
             ("CarePlan.activity[1].detail.code", "code-invalid"),
             ("CarePlan.intent", "value")} <= found
+
+
+OBS7 = ("value.empty() or component.code.where(coding.intersect(%resource.code.coding)"
+        ".exists()).empty()")
+
+
+@pytest.mark.parametrize("case", ["flags", "same-code", "no-value", "no-component"])
+def test_obs7_native_matches_fhirpath(case: str) -> None:
+    obs = example("ChiroYellowFlags-example.json")
+    if case == "same-code":
+        obs["component"][1]["code"] = copy.deepcopy(obs["code"])
+    elif case == "no-value":
+        obs["component"][1]["code"] = copy.deepcopy(obs["code"])
+        del obs["valueBoolean"]
+    elif case == "no-component":
+        del obs["component"]
+    expected = fhirpathpy.evaluate(obs, OBS7, {"resource": obs}, model=models["r4"])
+    assert NATIVE["obs-7"](obs, obs) == (expected in ([], [True]))
+    assert (case == "same-code") == (NATIVE["obs-7"](obs, obs) is False)
