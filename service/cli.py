@@ -12,7 +12,9 @@ import typer
 from profiles.issues import to_operation_outcome
 from service.settings import Settings
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="chiroref: FHIR R4 MSK referral messaging")
+app = typer.Typer(
+    no_args_is_help=True, add_completion=False, help="chiroref: FHIR R4 MSK referral messaging"
+)
 
 
 @app.command()
