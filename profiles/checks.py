@@ -89,7 +89,8 @@ def reference_type(ref: str, ctx: Context) -> str | None:
     if ref in ctx.refs:
         return ctx.refs[ref]
     if ref.startswith("#"):
-        for item in ctx.root.get("contained", []):
+        contained = ctx.root_resource.get("contained")
+        for item in contained if isinstance(contained, list) else []:
             if isinstance(item, dict) and item.get("id") == ref[1:]:
                 return str(item.get("resourceType"))
         return None
@@ -129,9 +130,10 @@ class NationalId:
     def check(self, value: Any, expr: str, ctx: Context) -> None:
         if not isinstance(value, dict):
             return
-        why = identifiers.problem(value.get("system"), value.get("value"))
+        why = identifiers.assess(value.get("system"), value.get("value"), ctx.synthetic_ids)
         if why is not None:
-            ctx.out.append(Issue("error", "value", f"{expr}.value", f"{self.key}: {why}"))
+            ctx.out.append(Issue(why.severity, "value", f"{expr}.value",
+                                 f"{self.key}: {why.text}"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,11 @@ class Segment:
     def fhirpath(self) -> str:
         return self.name
 
+    @property
+    def label(self) -> str:
+        """'red-flag-screening extension: ' for an extension slice, else ''."""
+        return "" if self.url is None else f"{self.url.rsplit('/', 1)[-1]} {self.name}: "
+
     @classmethod
     def parse(cls, text: str) -> Segment:
         if "@" in text:

@@ -7,6 +7,9 @@ Three ways to evaluate, chosen at start-up:
 - fhirpathpy.compile(expression), once, with the R4 model.
 An invariant with `when` trigger names is skipped when none of them is present: its
 result is then known to be "true" (checked by the extraction tool for base R4 ones).
+An evaluator gets %resource, or %rootResource (the container, inside a contained
+resource) when the expression reads that. A failure to evaluate is a warning naming the
+exception type only (never its text: fhirpathpy puts Python object reprs in it).
 """
 
 from __future__ import annotations
@@ -62,6 +65,8 @@ class Invariant:
     when: tuple[str, ...] | None
     evaluate: Evaluator
     source: str
+    rooted: bool = False  # reads %rootResource: give it the container
+
 
     def check(self, value: Any, expr: str, ctx: Context) -> None:
         if not isinstance(value, dict):
@@ -69,10 +74,10 @@ class Invariant:
         if self.when is not None and not any(present(value, n) for n in self.when):
             return
         try:
-            ok = self.evaluate(value, ctx.root)
+            ok = self.evaluate(value, ctx.root_resource if self.rooted else ctx.root)
         except Exception as exc:  # fhirpathpy raises plain Exception on odd input
             ctx.out.append(Issue("warning", "processing", expr,
-                                 f"{self.key} could not be evaluated: {exc}"))
+                                 f"{self.key} could not be evaluated ({type(exc).__name__})"))
             return
         if not ok:
             ctx.out.append(Issue(self.severity, "invariant", expr,
@@ -94,4 +99,5 @@ def compile_invariant(key: str, severity: str, human: str, expression: str,
         evaluate = by_fhirpath(expression)
     sev: Severity = "error" if severity == "error" else "warning"
     trig = tuple(when) if when is not None else None
-    return Invariant(key, sev, human, expression, trig, evaluate, source)
+    rooted = "%rootResource" in expression
+    return Invariant(key, sev, human, expression, trig, evaluate, source, rooted)

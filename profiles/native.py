@@ -8,7 +8,7 @@ Tests compare each chiroref one with fhirpathpy on the same inputs.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any, Final
 
@@ -40,11 +40,62 @@ def period_ordered(value: Any, root: dict[str, Any]) -> bool:
 
 
 def local_reference_resolves(value: Any, root: dict[str, Any]) -> bool:
-    """ref-1: a '#id' reference names a contained resource."""
+    """ref-1: a '#id' reference names a contained resource ('#' alone is the container:
+    its substring(1) is empty, so the FHIRPath passes)."""
     ref = value.get("reference")
-    if not isinstance(ref, str) or not ref.startswith("#"):
+    if not isinstance(ref, str) or not ref.startswith("#") or ref == "#":
         return True
     return ref[1:] in {c.get("id") for c in root.get("contained", []) if isinstance(c, dict)}
+
+
+def _contained(root: dict[str, Any]) -> list[dict[str, Any]]:
+    items = root.get("contained")
+    return [x for x in items if isinstance(x, dict)] if isinstance(items, list) else []
+
+
+def contained_not_nested(value: Any, root: dict[str, Any]) -> bool:
+    """dom-2: contained.contained.empty()"""
+    return not any(x.get("contained") for x in _contained(value))
+
+
+def _strings(node: Any) -> Iterator[str]:
+    """Every string value under `node`."""
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, dict):
+        for item in node.values():
+            yield from _strings(item)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _strings(item)
+
+
+def contained_referenced(value: Any, root: dict[str, Any]) -> bool:
+    """dom-3: each contained resource is referenced ('#id') from elsewhere in the
+    resource (its own contained resources included), or refers to its container ('#').
+    The FHIRPath reads references, canonicals, uris and urls among the descendants; here
+    every string value counts (JSON carries no types: a free-text '#id' also would)."""
+    contained = _contained(value)
+    if not contained:
+        return True
+    cited = {s for s in _strings(value) if s.startswith("#")}
+    return all(f"#{x.get('id')}" in cited or "#" in set(_strings(x)) for x in contained)
+
+
+def _meta(resource: dict[str, Any]) -> dict[str, Any]:
+    meta = resource.get("meta")
+    return meta if isinstance(meta, dict) else {}
+
+
+def contained_unversioned(value: Any, root: dict[str, Any]) -> bool:
+    """dom-4: contained.meta.versionId.empty() and contained.meta.lastUpdated.empty()"""
+    keys = ("versionId", "_versionId", "lastUpdated", "_lastUpdated")
+    return not any(k in _meta(x) for x in _contained(value) for k in keys)
+
+
+def contained_unlabelled(value: Any, root: dict[str, Any]) -> bool:
+    """dom-5: contained.meta.security.empty()"""
+    return not any(_meta(x).get("security") for x in _contained(value))
 
 
 def document_has_date(value: Any, root: dict[str, Any]) -> bool:
@@ -160,6 +211,10 @@ NATIVE: Final[Mapping[str, Evaluator]] = {
     "per-1": period_ordered,
     "ref-1": local_reference_resolves,
     "bdl-10": document_has_date,
+    "dom-2": contained_not_nested,
+    "dom-3": contained_referenced,
+    "dom-4": contained_unversioned,
+    "dom-5": contained_unlabelled,
     "chiro-pat-1": patient_has_national_id,
     "chiro-org-1": organization_has_national_id,
     "chiro-sr-1": subject_identified,

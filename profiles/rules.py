@@ -20,9 +20,16 @@ from profiles.issues import Issue
 class Context:
     """What a check may need beyond its element: the root resource, where to report."""
 
-    root: dict[str, Any]
+    root: dict[str, Any]  # the resource being walked (FHIRPath %resource)
     out: list[Issue]
     refs: Mapping[str, str]  # Bundle fullUrl -> resourceType, for reference targets
+    container: dict[str, Any] | None = None  # the resource holding `root` in `contained`
+    synthetic_ids: bool = True  # accept Norwegian synthetic test numbers
+
+    @property
+    def root_resource(self) -> dict[str, Any]:
+        """FHIRPath %rootResource: the container of a contained resource, else `root`."""
+        return self.root if self.container is None else self.container
 
 
 class Check(Protocol):
@@ -38,13 +45,16 @@ class Cardinality:
 
     def check(self, parent: Any, expr: str, ctx: Context) -> None:
         n = count(parent, self.segment)
+        if self.min <= n and (self.max is None or n <= self.max):
+            return
         where = f"{expr}.{self.segment.fhirpath}"
+        what = f"{self.source}: {self.segment.label}"
         if n < self.min:
             ctx.out.append(Issue("error", "required", where,
-                                 f"{self.source}: minimum {self.min}, found {n}"))
-        elif self.max is not None and n > self.max:
+                                 f"{what}minimum {self.min}, found {n}"))
+        else:
             ctx.out.append(Issue("error", "structure", where,
-                                 f"{self.source}: maximum {self.max}, found {n}"))
+                                 f"{what}maximum {self.max}, found {n}"))
 
 
 @dataclass(slots=True)

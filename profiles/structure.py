@@ -77,5 +77,5 @@ def check_structure(resource: dict[str, Any], root: str) -> list[Issue]:
         return [Issue("error", code_of(e["type"]), fhirpath(root, e["loc"]), message_of(e))
                 for e in exc.errors()]
     except Exception as exc:  # fhir_core raises KeyError etc. for some malformed input
-        return [Issue("error", "structure", root, f"malformed resource: {exc!r}"[:200])]
+        return [Issue("error", "structure", root, f"malformed resource ({type(exc).__name__})")]
     return []

@@ -20,7 +20,7 @@ NID_FORMAT: Final = (
     f"(system = '{c.NO_FNR}' implies value.matches('^[0-9]{{11}}$')) and "
     f"(system = '{c.NO_DNR}' implies value.matches('^[4-7][0-9]{{10}}$')) and "
     f"(system = '{c.NO_ORGNR}' implies value.matches('^[0-9]{{9}}$')) and "
-    f"(system = '{c.DK_CPR}' implies value.matches('^[0-9]{{6}}-?[0-9]{{4}}$')) and "
+    f"(system = '{c.DK_CPR}' implies value.matches('^[0-9]{{10}}$')) and "
     f"((system = '{c.NO_HPR}' or system = '{c.NO_HER}' or system = '{c.DK_SOR}') "
     "implies value.matches('^[0-9]+$'))"
 )

@@ -39,8 +39,11 @@ DATATYPES = ("Identifier", "HumanName", "ContactPoint", "Address", "Reference", 
 # Present on every element / extension: covered by the structural check (see README).
 GENERIC_KEYS = {"ele-1": "on every element; not evaluated (cost), see README",
                 "ext-1": "on every extension; not evaluated (cost), see README"}
-# Evaluated by Python in profiles/native.py (fhirpathpy lacks hasValue()/%rootResource).
-NATIVE_KEYS = {"ref-1", "per-1", "bdl-10", "org-1"}
+# Evaluated by Python in profiles/native.py (fhirpathpy lacks hasValue()/%rootResource;
+# dom-3 fails in fhirpathpy on any contained resource; dom-2/4/5 go with it).
+NATIVE_KEYS = {"ref-1", "per-1", "bdl-10", "org-1", "dom-2", "dom-3", "dom-4", "dom-5"}
+# Native ones fhirpathpy can still evaluate on an empty context (so a trigger is sound).
+TRIGGERED_NATIVE_KEYS = {"dom-2", "dom-3", "dom-4", "dom-5"}
 QUIET = {"traceFn": lambda *args, **kwargs: None}
 UNSUPPORTED_FUNCTIONS = ("htmlChecks", "conformsTo", "memberOf", "resolve", "checkModifiers")
 OPAQUE_MARKERS = ("descendants", "children", "repeat", "%resource", "%rootResource",
@@ -183,7 +186,8 @@ class Extractor:
         names = top_level_names(c["expression"])
         known = element_names(sd, context)
         read = None if names is None else sorted(known[n] for n in names if n in known)
-        guarded = not native and read is not None and passes_on_empty(c["expression"])
+        triggerable = not native or key in TRIGGERED_NATIVE_KEYS
+        guarded = triggerable and read is not None and passes_on_empty(c["expression"])
         when = read if guarded else None
         return {"key": key, "severity": c["severity"], "path": path,
                 "expression": c["expression"], "human": c["human"], "names": read, "when": when,

@@ -135,3 +135,55 @@ def test_rebase() -> None:
                                 "intent": "order", "subject": {"reference": "Patient/1"}})
     moved = rebase(issues, "ServiceRequest", "Bundle.entry[3].resource")
     assert all((i.expression or "").startswith("Bundle.entry[3].resource") for i in moved)
+
+
+@pytest.mark.parametrize("value", ["120385432²", "120385432" + chr(0xFF11), "120385-4321"])
+def test_bad_cpr_is_an_error_at_the_value_never_fatal(value: str) -> None:
+    patient = example("ChiroPatient-dk.json")
+    patient["identifier"].insert(0, {"system": "urn:example:mrn", "value": "1"})
+    patient["identifier"][1]["value"] = value
+    issues = validate_resource(patient)
+    assert not any(i.severity == "fatal" for i in issues)
+    at = [i for i in issues if i.expression == "Patient.identifier[1].value"]
+    assert [(i.severity, i.code) for i in at] == [("error", "value")]
+    if "-" in value:
+        assert "CPR is 10 digits without a dash" in at[0].message
+
+
+def test_superscript_in_fodselsnummer_is_an_error_not_a_crash() -> None:
+    patient = example("ChiroPatient-no.json")
+    patient["identifier"][0]["value"] = patient["identifier"][0]["value"][:-1] + "²"
+    assert found(validate_resource(patient)) == {("Patient.identifier[0].value", "value", "error")}
+
+
+def test_numeric_national_id_is_a_structural_error_only() -> None:
+    patient = example("ChiroPatient-dk.json")
+    patient["identifier"][0]["value"] = 1203854321
+    issues = validate_resource(patient)
+    assert not any(i.severity == "fatal" for i in issues)
+    assert ("Patient.identifier[0].value", "value", "error") in found(issues)
+
+
+def test_cpr_replacement_number_gives_a_warning() -> None:
+    patient = example("ChiroPatient-dk.json")
+    patient["identifier"][0]["value"] = "7203854321"
+    assert found(validate_resource(patient)) == {
+        ("Patient.identifier[0].value", "value", "warning")}
+
+
+def test_synthetic_ids_refused_only_when_asked() -> None:
+    patient = example("ChiroPatient-no.json")
+    assert int(patient["identifier"][0]["value"][2:4]) > 12  # the example is synthetic
+    assert validate_resource(patient) == []
+    assert ("Patient.identifier[0].value", "value", "error") in found(
+        validate_resource(patient, synthetic_ids=False))
+    bundle = example("ChiroAssessmentReferral-bundle-no.json")
+    assert any(i.is_error for i in validate_resource(bundle, synthetic_ids=False))
+    assert not any(i.is_error for i in validate_resource(bundle))
+
+
+def test_extension_slice_is_named_in_cardinality_errors() -> None:
+    sr = example("ChiroAssessmentReferral-plain.json")
+    del sr["extension"]
+    messages = [i.message for i in validate_resource(sr) if i.code == "required"]
+    assert any("red-flag-screening extension: minimum 1, found 0" in m for m in messages)
