@@ -39,7 +39,18 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes], seconds: float = 60) ->
 def uvicorn_server(app: str, *, python: str = sys.executable, factory: bool = False,
                    app_dir: Path | None = None, env: dict[str, str] | None = None,
                    ready_path: str = "/fhir/metadata") -> Iterator[int]:
-    port = free_port()
+    with uvicorn_server_on(free_port(), app, python=python, factory=factory,
+                           app_dir=app_dir, env=env, ready_path=ready_path) as port:
+        yield port
+
+
+@contextlib.contextmanager
+def uvicorn_server_on(port: int, app: str, *, python: str = sys.executable,
+                      factory: bool = False, app_dir: Path | None = None,
+                      env: dict[str, str] | None = None,
+                      ready_path: str = "/fhir/metadata") -> Iterator[int]:
+    """`uvicorn_server` on a port chosen by the caller (who may need it in `env` first,
+    e.g. in CHIROREF_BASE_URL)."""
     cmd = [python, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
            "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--workers", "1",
            "--log-level", "warning"]

@@ -15,7 +15,7 @@ from service.api.metadata import capability_statement
 from service.api.middleware import AfterCommitMiddleware, RequestContextMiddleware
 from service.api.responses import FhirResponse
 from service.api.rest import process_bundle, router
-from service.api.urls import mount_path
+from service.api.urls import Urls, mount_path
 from service.demo.loader import load_demo
 from service.settings import Settings
 from service.store.db import Store
@@ -34,6 +34,7 @@ def create_app(settings: Settings) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.urls = Urls.of(settings.base_url)
     app.state.capability_statement = _capability_statement(settings)
     app.add_middleware(AfterCommitMiddleware, enqueue=load_enqueue(settings))
     app.add_middleware(RequestContextMiddleware)

@@ -2,7 +2,9 @@
 
 http.html#transaction: entries are processed DELETE, POST, PUT, GET; `fullUrl` references
 between entries are rewritten to the ids the server assigns; a transaction succeeds or
-fails whole, and its failure's OperationOutcome points at `Bundle.entry[i]...`.
+fails whole, and its failure's OperationOutcome points at `Bundle.entry[i]...`. A batch
+entry that cannot be read fails alone (`read_bundle`). Every Bundle: fullUrl unique
+(bdl-7). A transaction: no two DELETE/PUT entries on one resource (http.html#trules).
 """
 
 from __future__ import annotations
@@ -13,7 +15,13 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from profiles.issues import Issue, to_operation_outcome
-from service.api.headers import Prefer, etag, parse_if_match
+from service.api.headers import (
+    Prefer,
+    VersionMatch,
+    check_if_none_exist,
+    etag,
+    parse_version_match,
+)
 from service.api.references import local_ref
 from service.api.urls import Urls
 from service.errors import BadRequest, FhirError
@@ -32,7 +40,7 @@ class Entry:
     full_url: str | None = None
     resource: dict[str, Any] | None = None
     if_none_exist: str | None = None
-    if_match: int | None = None
+    if_match: VersionMatch | None = None
 
     @property
     def where(self) -> str:
@@ -61,6 +69,21 @@ class EntryResult:
 
 
 def parse_bundle(body: Mapping[str, Any], base_url: str) -> tuple[BundleKind, list[Entry]]:
+    """Every entry, or the first entry's error (a transaction fails whole)."""
+    kind, read = read_bundle(body, base_url)
+    entries = [e for e in read if isinstance(e, Entry)]
+    failed = [e for e in read if isinstance(e, FhirError)]
+    if failed:
+        raise failed[0]
+    if kind == "transaction":
+        check_overlaps(entries)
+    return kind, entries
+
+
+def read_bundle(
+    body: Mapping[str, Any], base_url: str
+) -> tuple[BundleKind, list[Entry | FhirError]]:
+    """Each entry parsed, or its own error (a batch answers that entry alone)."""
     if body.get("resourceType") != "Bundle":
         raise BadRequest.of("POST to the base takes a transaction or batch Bundle", "resourceType")
     kind = body.get("type")
@@ -71,7 +94,50 @@ def parse_bundle(body: Mapping[str, Any], base_url: str) -> tuple[BundleKind, li
     raw = body.get("entry") or []
     if not isinstance(raw, list):
         raise BadRequest.of("Bundle.entry must be a list", "Bundle.entry")
-    return kind, [parse_entry(i, e, base_url) for i, e in enumerate(raw)]
+    check_full_urls(raw)
+    return kind, [_parsed(i, e, base_url) for i, e in enumerate(raw)]
+
+
+def _parsed(index: int, raw: Any, base_url: str) -> Entry | FhirError:
+    try:
+        return parse_entry(index, raw, base_url)
+    except FhirError as exc:
+        return exc
+
+
+def check_full_urls(raw: list[Any]) -> None:
+    """bdl-7: a fullUrl appears once (or with a different meta.versionId)."""
+    seen: set[tuple[str, Any]] = set()
+    for index, entry in enumerate(raw):
+        url = entry.get("fullUrl") if isinstance(entry, dict) else None
+        if not isinstance(url, str):
+            continue
+        resource = entry.get("resource")
+        meta = resource.get("meta") if isinstance(resource, dict) else None
+        key = (url, meta.get("versionId") if isinstance(meta, dict) else None)
+        if key in seen:
+            raise BadRequest.of(
+                f"fullUrl {url!r} appears more than once (bdl-7)",
+                f"Bundle.entry[{index}].fullUrl",
+                code="invariant",
+            )
+        seen.add(key)
+
+
+def check_overlaps(entries: Iterable[Entry]) -> None:
+    """http.html#trules: identities may not overlap in DELETE, POST and PUT; 400."""
+    seen: dict[str, Entry] = {}
+    for entry in entries:
+        if entry.method not in ("DELETE", "PUT"):
+            continue
+        first = seen.setdefault(entry.path, entry)
+        if first is not entry:
+            raise BadRequest.of(
+                f"{entry.method} {entry.path} overlaps {first.method} in {first.where}: a "
+                "transaction may touch a resource once",
+                f"{entry.where}.request.url",
+                code="invariant",
+            )
 
 
 def parse_entry(index: int, raw: Any, base_url: str) -> Entry:
@@ -98,18 +164,25 @@ def parse_entry(index: int, raw: Any, base_url: str) -> Entry:
         local_ref(url, base_url),
         raw.get("fullUrl"),
         resource if isinstance(resource, dict) else None,
-        request.get("ifNoneExist"),
+        _if_none_exist(request.get("ifNoneExist"), where),
         _if_match(request.get("ifMatch"), where),
     )
     check_entry(entry)
     return entry
 
 
-def _if_match(value: Any, where: str) -> int | None:
+def _if_match(value: Any, where: str) -> VersionMatch | None:
     try:
-        return parse_if_match(value if isinstance(value, str) else None)
+        return parse_version_match(value if isinstance(value, str) else None)
     except FhirError as exc:
-        raise rebased(exc, where) from exc
+        raise rebased(exc, f"{where}.request.ifMatch") from exc
+
+
+def _if_none_exist(value: Any, where: str) -> str | None:
+    try:
+        return check_if_none_exist(value if isinstance(value, str) else None)
+    except FhirError as exc:
+        raise rebased(exc, f"{where}.request.ifNoneExist") from exc
 
 
 def check_entry(entry: Entry) -> None:
@@ -159,9 +232,14 @@ def rebased(exc: FhirError, where: str) -> FhirError:
 
 
 def response_entry(urls: Urls, result: EntryResult, prefer: Prefer) -> dict[str, Any]:
+    """A DELETE answers its status and the deleted version's etag, and no resource."""
     stored = result.stored
     response: dict[str, Any] = {"status": status_line(result.status)}
     out: dict[str, Any] = {}
+    if stored is not None and stored.deleted:
+        response["etag"] = etag(stored.version_id)
+        response["lastModified"] = stored.last_updated.isoformat(timespec="milliseconds")
+        stored = None
     if stored is not None:
         out["fullUrl"] = urls.full_url(stored.ref)
         response |= {

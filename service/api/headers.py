@@ -1,6 +1,11 @@
 """Pure parsers for the HTTP headers FHIR gives meaning to (no FastAPI here).
 
-- `If-Match: W/"3"` -> 3 (http.html#concurrency); malformed -> 400.
+- `If-Match: W/"3"` -> 3 (http.html#concurrency); malformed -> 400. `parse_version_match`
+  also takes `*` (any current version) and a list (`W/"2", W/"3"`: any of them), RFC 9110
+  section 13.1.1.
+- `If-None-Exist` must hold search criteria (`check_if_none_exist`): an empty value or
+  only result parameters (`_count`, `_sort`, ...) would be an unconditional create or a
+  match-all, so they are 400.
 - `Prefer: return=minimal|representation|OperationOutcome` (http.html#ops) and
   `Prefer: handling=strict|lenient` (search.html#errors).
 - Content negotiation (http.html#mime-type): JSON only. A request body in another format
@@ -12,8 +17,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Literal
+from urllib.parse import parse_qsl
 
-from service.errors import BadRequest, NotAcceptable, UnsupportedMediaType
+from service.errors import BadRequest, NotAcceptable, PreconditionFailed, UnsupportedMediaType
 
 ReturnPref = Literal["minimal", "representation", "OperationOutcome"]
 Handling = Literal["strict", "lenient"]
@@ -40,6 +46,78 @@ def parse_if_match(value: str | None) -> int | None:
     if found is None:
         raise BadRequest.of(f'If-Match must be a version ETag like W/"3", got {value!r}')
     return int(found.group(1) or found.group(2))
+
+
+@dataclass(frozen=True, slots=True)
+class VersionMatch:
+    """An `If-Match` condition: `versions` None is `*` (any current version)."""
+
+    versions: frozenset[int] | None
+
+    @property
+    def single(self) -> int | None:
+        """The one version the store can check itself, else None (a read decides)."""
+        if self.versions is not None and len(self.versions) == 1:
+            return next(iter(self.versions))
+        return None
+
+    def expected(self, ref: str, current: int | None) -> int:
+        """The version to write over, given the current one (None: absent or deleted);
+        412 when the condition is false (RFC 9110 13.1.1)."""
+        if current is None:
+            raise PreconditionFailed.of(f"If-Match: {ref} has no current version")
+        if self.versions is not None and current not in self.versions:
+            wanted = ", ".join(etag(v) for v in sorted(self.versions))
+            raise PreconditionFailed.of(f"{ref} is at version {current}, not one of {wanted}")
+        return current
+
+
+def parse_version_match(value: str | None) -> VersionMatch | None:
+    """`*`, one version ETag or a comma-separated list of them; absent -> None."""
+    if value is None or not value.strip():
+        return None
+    if value.strip() == "*":
+        return VersionMatch(None)
+    return VersionMatch(frozenset(_version(part) for part in value.split(",")))
+
+
+def _version(value: str) -> int:
+    found = _ETAG.match(value)
+    if found is None:
+        raise BadRequest.of(f'If-Match takes *, or version ETags like W/"3", got {value!r}')
+    return int(found.group(1) or found.group(2))
+
+
+RESULT_PARAMS = frozenset(
+    {
+        "_count",
+        "_offset",
+        "_sort",
+        "_summary",
+        "_total",
+        "_format",
+        "_pretty",
+        "_elements",
+        "_include",
+        "_revinclude",
+        "_contained",
+        "_containedType",
+    }
+)
+
+
+def check_if_none_exist(value: str | None) -> str | None:
+    """The header as given when it holds search criteria; absent -> None; else 400."""
+    return None if value is None else check_criteria(value, "If-None-Exist")
+
+
+def check_criteria(value: str, what: str) -> str:
+    """`[Type?]query` with at least one search criterion (not only `_count` and kin)."""
+    _, _, query = value.rpartition("?")
+    names = {name.partition(":")[0] for name, _ in parse_qsl(query, keep_blank_values=True)}
+    if not names - RESULT_PARAMS:
+        raise BadRequest.of(f"{what} {value!r} holds no search criteria", code="required")
+    return value
 
 
 def etag(version: int) -> str:

@@ -32,7 +32,7 @@ from service.store.model import Caller, HistoryPage, NewResource, SearchPage, St
 from service.store.repository import Repository
 from service.store.search_params import RESOURCE_TYPES, SEARCH_PARAMS
 from service.workflow import feedback, referrals, tasks
-from service.workflow.intake import prepare_create
+from service.workflow.intake import one_statement, prepare_create
 from service.workflow.ownership import orgs_of, resolve_roles
 
 
@@ -118,8 +118,9 @@ async def create(
     new = with_new_id(content)
     kind = new["resourceType"]
     parsed = conditional(kind, if_none_exist, 2) if if_none_exist else None
+    one_shot = parsed is None and one_statement(new)
     try:
-        async with store.begin(caller) as repo:
+        async with store.one_shot(caller) if one_shot else store.begin(caller) as repo:
             found = await match_one(repo, parsed) if parsed else None
             if found is not None:
                 return Written(found, created=False, issues=issues)

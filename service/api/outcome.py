@@ -1,7 +1,9 @@
 """The one place that renders errors: every failure leaves as an OperationOutcome.
 
 - `FhirError` (service/errors.py): its status and its issues.
-- Starlette `HTTPException` (unknown route 404, 405 with `Allow`): an OperationOutcome.
+- Starlette `HTTPException` (unknown route 404, 405): an OperationOutcome. A 405's `Allow`
+  is computed from the app's routes for that path (RFC 9110 15.5.6), not Starlette's
+  (which names only the first route whose pattern matched).
 - `RequestValidationError` (a malformed path or header parameter): 400.
 - Anything else: a bare 500, logged with the request id and exception type only - never
   the message or the body, which may hold patient data.
@@ -12,14 +14,18 @@ from __future__ import annotations
 import http
 import logging
 import traceback
+from collections.abc import Iterable, Iterator
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
+from starlette.routing import BaseRoute, Route
 
 from profiles.issues import Issue
 from service.api.responses import FhirResponse, outcome_response
+from service.api.urls import mount_path
 from service.errors import FhirError
+from service.store.search_params import RESOURCE_TYPES
 
 log = logging.getLogger("chiroref.api")
 
@@ -48,6 +54,8 @@ async def on_http_error(request: Request, exc: Exception) -> FhirResponse:
     issue = Issue("error", _CODES.get(status, "processing"), None, detail)
     response = outcome_response([issue], status)
     response.headers.update(exc.headers or {})
+    if status == 405:
+        response.headers["Allow"] = ", ".join(allowed_methods(request))
     return response
 
 
@@ -77,3 +85,32 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, on_http_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(Exception, on_unexpected_error)
+
+
+METHOD_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path. A `{resource_type}` segment counts
+    only when it names a stored type, so `/metadata` is GET and HEAD, not also the POST
+    of `/{resource_type}`."""
+    path = request.scope["path"]
+    local = path.removeprefix(mount_path(request.app.state.settings.base_url)) or "/"
+    found: set[str] = set()
+    for route in _routes(request.app.routes):
+        match = route.path_regex.match(path) or route.path_regex.match(local)
+        kind = match.groupdict().get("resource_type", RESOURCE_TYPES[0]) if match else None
+        if kind in RESOURCE_TYPES:
+            found |= route.methods or set()
+    return [m for m in METHOD_ORDER if m in found]
+
+
+def _routes(routes: Iterable[BaseRoute]) -> Iterator[Route]:
+    """The app's routes, also inside included routers (FastAPI >= 0.165 keeps those as
+    `original_router`, without their prefix; older ones flatten them, prefixed)."""
+    for route in routes:
+        if isinstance(route, Route):
+            yield route
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            yield from _routes(inner.routes)

@@ -10,6 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from profiles.issues import Issue
+from service.errors import BadRequest
+
 
 def rewrite_references(value: Any, mapping: Mapping[str, str]) -> Any:
     """A copy of `value` with each `reference` found in `mapping` replaced by its target."""
@@ -42,3 +45,55 @@ def local_ref(reference: str, base_url: str) -> str:
     """`http://base/fhir/Patient/1` -> `Patient/1` when it points at this server."""
     prefix = base_url.rstrip("/") + "/"
     return reference[len(prefix) :] if reference.startswith(prefix) else reference
+
+
+def reference_paths(value: Any, path: str) -> Iterator[tuple[str, str]]:
+    """`(FHIRPath, reference)` for every `reference` string under `value` at `path`."""
+    if isinstance(value, dict):
+        ref = value.get("reference")
+        if isinstance(ref, str):
+            yield f"{path}.reference", ref
+        for key, child in value.items():
+            if isinstance(child, dict | list):
+                yield from reference_paths(child, f"{path}.{key}")
+    elif isinstance(value, list):
+        for i, child in enumerate(value):
+            yield from reference_paths(child, f"{path}[{i}]")
+
+
+def is_conditional(reference: str) -> bool:
+    """`Patient?identifier=s|v`: a search URI, not a literal reference (http.html#trules)."""
+    return "?" in reference
+
+
+def localise_references(content: dict[str, Any], base_url: str) -> dict[str, Any]:
+    """References to this server's own base made relative (`Patient/1`); the same object
+    when there are none."""
+    return _localised(content, [ref for _, ref in reference_paths(content, "")], base_url)
+
+
+def literal_references(content: dict[str, Any], base_url: str) -> dict[str, Any]:
+    """Outside a transaction: a conditional reference is 400 (nothing resolves it there),
+    and references to this server's base become relative. One walk; `content` itself when
+    nothing changes."""
+    found = list(reference_paths(content, str(content.get("resourceType"))))
+    conditional = [
+        Issue(
+            "error",
+            "not-supported",
+            path,
+            f"conditional reference {ref!r} is resolved "
+            "only inside a transaction Bundle (http.html#trules)",
+        )
+        for path, ref in found
+        if is_conditional(ref)
+    ]
+    if conditional:
+        raise BadRequest(*conditional)
+    return _localised(content, [ref for _, ref in found], base_url)
+
+
+def _localised(content: dict[str, Any], refs: list[str], base_url: str) -> dict[str, Any]:
+    prefix = base_url.rstrip("/") + "/"
+    ours = {ref: local_ref(ref, base_url) for ref in refs if ref.startswith(prefix)}
+    return rewrite_references(content, ours) if ours else content

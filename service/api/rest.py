@@ -12,21 +12,27 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from profiles.validate import validate_resource
-from service.api import interactions, transaction
+from service.api import interactions, transaction, versions
 from service.api.deps import (
     AppStore,
     CallerDep,
     Conf,
     FhirBody,
     FormPairs,
-    IfMatch,
     Links,
     PatchBody,
     PreferDep,
+    Writing,
     negotiate,
     resource_id,
 )
-from service.api.headers import Prefer
+from service.api.headers import (
+    Prefer,
+    VersionMatch,
+    check_if_none_exist,
+    parse_version_match,
+)
+from service.api.references import literal_references
 from service.api.responses import (
     FhirResponse,
     outcome_response,
@@ -35,37 +41,42 @@ from service.api.responses import (
     written_response,
 )
 from service.api.searchset import ParsedSearch, history, parse_search, searchset
-from service.errors import NotFound
+from service.errors import BadRequest, NotFound
 from service.settings import Settings
 from service.store.search_params import SEARCH_PARAMS
 
 
-def known_type(resource_type: str) -> str:
+async def known_type(resource_type: str) -> str:
     interactions.check_type(resource_type)
     return resource_type
 
 
-def known_id(rid: str) -> str:
+async def known_id(rid: str) -> str:
     return resource_id(rid)
+
+
+async def if_match(request: Request) -> VersionMatch | None:
+    """`If-Match`: one version ETag, a list of them, or `*` (RFC 9110 13.1.1)."""
+    return parse_version_match(request.headers.get("if-match"))
 
 
 Type = Annotated[str, Depends(known_type)]
 Id = Annotated[str, Depends(known_id)]
+IfMatchAny = Annotated[VersionMatch | None, Depends(if_match)]
+GET_HEAD = ["GET", "HEAD"]  # HEAD answers the GET's status and headers (RFC 9110 9.3.2)
 
 router = APIRouter(dependencies=[Depends(negotiate)], default_response_class=FhirResponse)
 
 
-@router.get("/metadata")
+@router.api_route("/metadata", methods=GET_HEAD)
 async def metadata(request: Request) -> FhirResponse:
     return FhirResponse(request.app.state.capability_statement)
 
 
-async def process_bundle(
-    body: FhirBody, store: AppStore, caller: CallerDep, conf: Conf, prefer: PreferDep
-) -> FhirResponse:
+async def process_bundle(body: FhirBody, writing: Writing) -> FhirResponse:
     """`POST [base]`: a transaction or batch Bundle (http.html#transaction)."""
-    ctx = transaction.Context(store, caller, conf)
-    return FhirResponse(await transaction.process(ctx, body, prefer))
+    ctx = transaction.Context(writing.store, writing.caller, writing.settings)
+    return FhirResponse(await transaction.process(ctx, body, writing.prefer))
 
 
 @router.post("/{resource_type}/$validate")
@@ -76,7 +87,7 @@ async def validate(resource_type: Type, body: FhirBody, request: Request) -> Fhi
     return outcome_response(validate_resource(content, profiles))
 
 
-@router.get("/{resource_type}")
+@router.api_route("/{resource_type}", methods=GET_HEAD)
 async def search(
     resource_type: Type,
     request: Request,
@@ -108,24 +119,20 @@ async def search_by_post(
 
 @router.post("/{resource_type}")
 async def create(
-    resource_type: Type,
-    body: FhirBody,
-    request: Request,
-    store: AppStore,
-    caller: CallerDep,
-    conf: Conf,
-    links: Links,
-    prefer: PreferDep,
+    resource_type: Type, body: FhirBody, request: Request, writing: Writing
 ) -> FhirResponse:
     interactions.check_body(resource_type, body)
-    done = await interactions.create(
-        store, caller, body, request.headers.get("if-none-exist"), conf.base_url
-    )
+    store, caller, base_url = writing.store, writing.caller, writing.settings.base_url
+    condition = check_if_none_exist(request.headers.get("if-none-exist"))
+    content = literal_references(body, base_url)
+    done = await interactions.create(store, caller, content, condition, base_url)
     status = 201 if done.created else 200
-    return written_response(links, done.stored, status=status, prefer=prefer, issues=done.issues)
+    return written_response(
+        writing.urls, done.stored, status=status, prefer=writing.prefer, issues=done.issues
+    )
 
 
-@router.get("/{resource_type}/{rid}")
+@router.api_route("/{resource_type}/{rid}", methods=GET_HEAD)
 async def read(resource_type: Type, rid: Id, store: AppStore, caller: CallerDep) -> FhirResponse:
     return resource_response(await interactions.read(store, caller, resource_type, rid))
 
@@ -137,13 +144,19 @@ async def update(
     body: FhirBody,
     store: AppStore,
     caller: CallerDep,
+    conf: Conf,
     links: Links,
     prefer: PreferDep,
-    if_match: IfMatch,
+    if_match: IfMatchAny,
 ) -> FhirResponse:
+    """200; 201 when the update re-created a deleted resource (a new current version)."""
     interactions.check_body(resource_type, body)
-    done = await interactions.update(store, caller, (resource_type, rid), body, if_match)
-    return written_response(links, done.stored, status=200, prefer=prefer, issues=done.issues)
+    content = literal_references(body, conf.base_url)
+    ref = (resource_type, rid)
+    expected = await versions.expected_version(store, caller, ref, if_match)
+    done = await interactions.update(store, caller, ref, content, expected)
+    status = 201 if await versions.recreated(store, caller, done.stored) else 200
+    return written_response(links, done.stored, status=status, prefer=prefer, issues=done.issues)
 
 
 @router.patch("/{resource_type}/{rid}")
@@ -155,23 +168,26 @@ async def patch(
     caller: CallerDep,
     links: Links,
     prefer: PreferDep,
-    if_match: IfMatch,
+    if_match: IfMatchAny,
 ) -> FhirResponse:
     """JSON Patch (http.html#patch); a Task change follows its status machine."""
-    done = await interactions.patch(store, caller, (resource_type, rid), operations, if_match)
+    ref = (resource_type, rid)
+    expected = await versions.expected_version(store, caller, ref, if_match)
+    done = await interactions.patch(store, caller, ref, operations, expected)
     return written_response(links, done.stored, status=200, prefer=prefer, issues=done.issues)
 
 
 @router.delete("/{resource_type}/{rid}")
 async def delete(
-    resource_type: Type, rid: Id, store: AppStore, caller: CallerDep, if_match: IfMatch
+    resource_type: Type, rid: Id, store: AppStore, caller: CallerDep, if_match: IfMatchAny
 ) -> Response:
     """204 whether it was live or already deleted (http.html#delete: idempotent)."""
-    gone = await interactions.delete(store, caller, resource_type, rid, if_match)
+    expected = await versions.expected_version(store, caller, (resource_type, rid), if_match)
+    gone = await interactions.delete(store, caller, resource_type, rid, expected)
     return Response(status_code=204, headers=version_headers(gone) if gone else None)
 
 
-@router.get("/{resource_type}/{rid}/_history")
+@router.api_route("/{resource_type}/{rid}/_history", methods=GET_HEAD)
 async def instance_history(
     resource_type: Type,
     rid: Id,
@@ -181,13 +197,18 @@ async def instance_history(
     conf: Conf,
     links: Links,
 ) -> FhirResponse:
+    """Newest first; `_since` filters the versions, `_at` is not supported (400)."""
     count, offset = _paging(request, conf)
-    page = await interactions.history(store, caller, (resource_type, rid), count, offset)
+    if "_at" in request.query_params:
+        raise BadRequest.of("_at is not supported on _history; use _since", code="not-supported")
+    since = versions.parse_since(request.query_params.getlist("_since"))
+    ref = (resource_type, rid)
+    page = await versions.history(store, caller, ref, (count, offset), since)
     path = f"{resource_type}/{rid}/_history"
     return FhirResponse(history(links, path, page, count, offset, datetime.now(UTC)))
 
 
-@router.get("/{resource_type}/{rid}/_history/{vid}")
+@router.api_route("/{resource_type}/{rid}/_history/{vid}", methods=GET_HEAD)
 async def vread(
     resource_type: Type, rid: Id, vid: str, store: AppStore, caller: CallerDep
 ) -> FhirResponse:
@@ -208,6 +229,7 @@ def _parse(
         default_count=conf.default_page_size,
         max_count=conf.max_page_size,
         handling=prefer.handling,
+        base_url=conf.base_url,
     )
 
 

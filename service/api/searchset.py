@@ -14,9 +14,11 @@ from typing import Any
 
 from profiles.issues import Issue, to_operation_outcome
 from service.api.headers import Handling, etag
+from service.api.references import local_ref
 from service.api.urls import Urls
 from service.errors import BadRequest
 from service.store.model import HistoryPage, SearchPage, SearchParam, SearchQuery, StoredResource
+from service.store.search_params import SEARCH_PARAMS
 
 SILENT = frozenset({"_format", "_pretty", "_total"})  # accepted, no effect on the result
 CONTROL = frozenset({"_count", "_offset", "_sort", "_summary"})
@@ -49,8 +51,12 @@ def parse_search(
     default_count: int,
     max_count: int,
     handling: Handling = "lenient",
+    base_url: str = "",
 ) -> ParsedSearch:
+    """`base_url`: reference values absolute on this server's base become relative
+    (search.html#reference: `subject=[base]/Patient/1` is `subject=Patient/1`)."""
     controls, params, ignored = _Controls(default_count), list[SearchParam](), list[str]()
+    defs = SEARCH_PARAMS.get(resource_type, {})
     for name, value in pairs:
         base, _, modifier = name.partition(":")
         if base in SILENT:
@@ -58,7 +64,10 @@ def parse_search(
         if base in CONTROL:
             _control(controls, base, value, known, ignored)
         elif base in known:
-            params.append(SearchParam(base, _split(value), modifier or None))
+            values = _split(value)
+            if base_url and base in defs and defs[base].type == "reference":
+                values = tuple(local_ref(v, base_url) for v in values)
+            params.append(SearchParam(base, values, modifier or None))
         else:
             ignored.append(name)
     if ignored and handling == "strict":
@@ -82,7 +91,11 @@ def _control(
     elif name == "_offset":
         controls.offset = _non_negative(name, value)
     elif name == "_summary":
+        # count is honoured and false is the default; true, text and data are not
+        # implemented, so they are reported (lenient) or refused (strict), as `_elements`.
         controls.summary = controls.summary or value == "count"
+        if value not in ("count", "false"):
+            ignored.append(f"_summary={value}")
     else:
         for key in filter(None, (k.strip() for k in value.split(","))):
             target = controls.sort if key.lstrip("-") in {*known, *ALWAYS_SORTABLE} else ignored

@@ -13,29 +13,42 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 from profiles.issues import Issue, errors
 from profiles.validate import validate_resource
-from service.api import interactions
+from service.api import interactions, versions
 from service.api.bundles import (
     Entry,
     EntryResult,
     error_entry,
     in_order,
     parse_bundle,
+    read_bundle,
     rebase,
     rebased,
     response_bundle,
     response_entry,
 )
-from service.api.headers import Prefer
-from service.api.references import rewrite_references
+from service.api.headers import Handling, Prefer, check_criteria
+from service.api.references import (
+    is_conditional,
+    localise_references,
+    reference_paths,
+    rewrite_references,
+)
 from service.api.searchset import ParsedSearch, parse_search, searchset
 from service.api.urls import Urls
-from service.errors import Conflict, FhirError, NotFound, Unprocessable
+from service.errors import (
+    BadRequest,
+    Conflict,
+    FhirError,
+    NotFound,
+    PreconditionFailed,
+    Unprocessable,
+)
 from service.settings import Settings
 from service.store.db import Store
 from service.store.errors import ClaimTaken
@@ -54,6 +67,7 @@ class Context:
     store: Store
     caller: Caller
     settings: Settings
+    handling: Handling = "lenient"  # Prefer: handling of the request, for GET entries
 
     @property
     def urls(self) -> Urls:
@@ -67,6 +81,8 @@ class Plan:
     contents: dict[int, dict[str, Any]] = field(default_factory=dict)  # rewritten bodies
     conditions: dict[int, ParsedSearch] = field(default_factory=dict)  # ifNoneExist
     issues: dict[int, tuple[Issue, ...]] = field(default_factory=dict)
+    # Conditional references (`Patient?identifier=s|v`) -> (their search, where first seen)
+    searches: dict[str, tuple[ParsedSearch, str]] = field(default_factory=dict)
 
     def entry(self, index: int) -> Entry:
         return next(e for e in self.entries if e.index == index)
@@ -83,30 +99,63 @@ def at(entry: Entry) -> Iterator[None]:
         raise rebased(exc, entry.where) from exc
 
 
-def plan(entries: list[Entry], max_count: int) -> Plan:
-    """Assign ids, rewrite `fullUrl` references, validate; raises before any I/O."""
-    out, mapping = Plan(entries), {}
+def plan(entries: list[Entry], max_count: int, base_url: str = "") -> Plan:
+    """Assign ids, rewrite `fullUrl` references (in bodies and in ifNoneExist), parse
+    conditional references, validate; raises before any I/O."""
+    out, mapping = Plan(entries), dict[str, str]()
     for entry in entries:
         with at(entry):
             interactions.check_type(entry.resource_type)
         if entry.method == "POST" and entry.resource is not None:
             out.refs[entry.index] = f"{entry.resource_type}/{uuid.uuid4()}"
-            if entry.if_none_exist:
-                with at(entry):
-                    out.conditions[entry.index] = interactions.conditional(
-                        entry.resource_type, entry.if_none_exist, max_count
-                    )
         elif entry.method == "PUT":
             out.refs[entry.index] = entry.path
         if entry.full_url and entry.index in out.refs:
             mapping[entry.full_url] = out.refs[entry.index]
+    for entry in entries:
+        if entry.index in out.refs and entry.method == "POST" and entry.if_none_exist:
+            with at(entry):
+                query = mapped_query(entry.if_none_exist, mapping)
+                out.conditions[entry.index] = interactions.conditional(
+                    entry.resource_type, query, max_count
+                )
     for index, ref in out.refs.items():
         entry = out.entry(index)
         body = entry.resource or {}
         fresh = interactions.with_new_id(body) if entry.method == "POST" else dict(body)
-        out.contents[index] = rewrite_references(fresh | {"id": ref.split("/")[1]}, mapping)
+        content = rewrite_references(fresh | {"id": ref.split("/")[1]}, mapping)
+        out.contents[index] = localise_references(content, base_url)
+        _conditional_references(out, entry, max_count)
     _validate(out)
     return out
+
+
+def mapped_query(query: str, mapping: Mapping[str, str]) -> str:
+    """An ifNoneExist with `fullUrl` placeholders (`subject=urn:uuid:...`) rewritten to the
+    ids assigned, as HAPI does, before it is parsed."""
+    head, mark, tail = query.rpartition("?")
+    pairs = [
+        (name, ",".join(mapping.get(v, v) for v in value.split(",")))
+        for name, value in parse_qsl(tail, keep_blank_values=True)
+    ]
+    return f"{head}{mark}{urlencode(pairs, safe='|:/,')}"
+
+
+def _conditional_references(p: Plan, entry: Entry, max_count: int) -> None:
+    """Parse each `Type?query` reference of the entry (400 when malformed)."""
+    content = p.contents[entry.index]
+    rtype = str(content.get("resourceType"))
+    for path, ref in reference_paths(content, rtype):
+        if not is_conditional(ref) or ref in p.searches:
+            continue
+        where = f"{entry.where}.resource{path[len(rtype) :]}"
+        kind = ref.partition("?")[0]
+        try:
+            interactions.check_type(kind)
+            check_criteria(ref, "a conditional reference")
+            p.searches[ref] = (interactions.conditional(kind, ref, max_count), where)
+        except FhirError as exc:
+            raise BadRequest(*(rebase(i, where) for i in exc.issues)) from exc
 
 
 def _validate(p: Plan) -> None:
@@ -120,7 +169,7 @@ def _validate(p: Plan) -> None:
 
 
 async def transaction(ctx: Context, entries: list[Entry]) -> list[EntryResult]:
-    p, taken = plan(entries, ctx.settings.max_page_size), set[Claim]()
+    p, taken = plan(entries, ctx.settings.max_page_size, ctx.settings.base_url), set[Claim]()
     while True:
         try:
             async with ctx.store.begin(ctx.caller) as repo:
@@ -132,9 +181,13 @@ async def transaction(ctx: Context, entries: list[Entry]) -> list[EntryResult]:
             taken.add(claim)
 
 
-async def batch(ctx: Context, entries: list[Entry]) -> list[EntryResult | FhirError]:
+async def batch(ctx: Context, entries: list[Entry | FhirError]) -> list[EntryResult | FhirError]:
+    """Each entry alone; an entry that could not be read answers its own error."""
     results: list[EntryResult | FhirError] = []
     for entry in entries:
+        if isinstance(entry, FhirError):
+            results.append(entry)
+            continue
         try:
             results += await transaction(ctx, [entry])
         except FhirError as exc:
@@ -144,8 +197,9 @@ async def batch(ctx: Context, entries: list[Entry]) -> list[EntryResult | FhirEr
 
 async def _execute(repo: Repository, ctx: Context, p: Plan, taken: set[Claim]) -> list[EntryResult]:
     results = [await _delete(repo, e) for e in in_order(p.entries, "DELETE")]
+    resolved = await _resolve_references(repo, p)
     existing = await _conditions(repo, p)
-    contents, items = await _prepare(repo, p, existing, taken)
+    contents, items = await _prepare(repo, p, existing, taken, resolved)
     results += await _create(repo, p, items, existing, ctx.settings.base_url)
     results += [await _update(repo, p, e, contents[e.index]) for e in in_order(p.entries, "PUT")]
     results += [await _get(repo, ctx, e) for e in in_order(p.entries, "GET")]
@@ -155,7 +209,26 @@ async def _execute(repo: Repository, ctx: Context, p: Plan, taken: set[Claim]) -
 async def _delete(repo: Repository, entry: Entry) -> EntryResult:
     with at(entry):
         kind, _, rid = entry.path.partition("/")
-        return EntryResult(entry, 204, await repo.delete(kind, rid, entry.if_match))
+        expected = await versions.expected_in(repo, (kind, rid), entry.if_match)
+        return EntryResult(entry, 204, await repo.delete(kind, rid, expected))
+
+
+async def _resolve_references(repo: Repository, p: Plan) -> dict[str, str]:
+    """http.html#trules: each conditional reference must match exactly one resource
+    (none: 404, several: 412, as HAPI); it becomes `Type/id`."""
+    resolved = {}
+    for ref, (parsed, where) in p.searches.items():
+        page = await repo.search(parsed.query)
+        if page.total > 1:
+            raise PreconditionFailed.of(
+                f"conditional reference {ref!r} matches {page.total} resources",
+                where,
+                "multiple-matches",
+            )
+        if not page.items:
+            raise NotFound.of(f"conditional reference {ref!r} matches no resource", where)
+        resolved[ref] = page.items[0].ref
+    return resolved
 
 
 async def _conditions(repo: Repository, p: Plan) -> dict[int, StoredResource]:
@@ -169,12 +242,17 @@ async def _conditions(repo: Repository, p: Plan) -> dict[int, StoredResource]:
 
 
 async def _prepare(
-    repo: Repository, p: Plan, existing: dict[int, StoredResource], taken: set[Claim]
+    repo: Repository,
+    p: Plan,
+    existing: dict[int, StoredResource],
+    taken: set[Claim],
+    resolved: Mapping[str, str],
 ) -> tuple[dict[int, dict[str, Any]], dict[int, list[NewResource]]]:
-    """Final bodies (references to matched entries redirected) and their store items;
-    entries whose claim is known taken resolve to the holder, until none is left."""
+    """Final bodies (conditional references resolved, references to matched entries
+    redirected) and their store items; entries whose claim is known taken resolve to the
+    holder, until none is left."""
     while True:
-        remap = {p.refs[i]: found.ref for i, found in existing.items()}
+        remap = {**resolved, **{p.refs[i]: found.ref for i, found in existing.items()}}
         contents = {
             i: rewrite_references(c, remap) for i, c in p.contents.items() if i not in existing
         }
@@ -227,15 +305,17 @@ async def _update(repo: Repository, p: Plan, entry: Entry, content: dict[str, An
     with at(entry):
         known = {p.refs[i]: c for i, c in p.contents.items()}
         kind, _, rid = entry.path.partition("/")
+        expected = await versions.expected_in(repo, (kind, rid), entry.if_match)
         try:
             if kind == "Task":
-                stored = await tasks.change_task(repo, rid, content, entry.if_match)
+                stored = await tasks.change_task(repo, rid, content, expected)
             else:
                 orgs = orgs_of(content, await resolve_roles(repo, content, known))
-                stored = await repo.update(kind, rid, content, orgs, entry.if_match)
+                stored = await repo.update(kind, rid, content, orgs, expected)
         except NotFound as exc:
             raise interactions.no_update_create(kind, rid) from exc
-    return EntryResult(entry, 200, stored, issues=p.issues[entry.index])
+    status = 201 if await repo.recreated(stored) else 200
+    return EntryResult(entry, status, stored, issues=p.issues[entry.index])
 
 
 async def _get(repo: Repository, ctx: Context, entry: Entry) -> EntryResult:
@@ -258,6 +338,8 @@ async def _search(repo: Repository, ctx: Context, entry: Entry) -> dict[str, Any
         SEARCH_PARAMS[entry.resource_type],
         default_count=s.default_page_size,
         max_count=s.max_page_size,
+        handling=ctx.handling,
+        base_url=s.base_url,
     )
     page = await repo.search(parsed.query)
     return searchset(ctx.urls, entry.resource_type, parsed, page, repo.now)
@@ -265,11 +347,13 @@ async def _search(repo: Repository, ctx: Context, entry: Entry) -> dict[str, Any
 
 async def process(ctx: Context, body: Mapping[str, Any], prefer: Prefer) -> dict[str, Any]:
     """`POST [base]` with a transaction or batch Bundle -> its response Bundle."""
-    kind, entries = parse_bundle(body, ctx.settings.base_url)
-    if kind == "transaction":
+    ctx = replace(ctx, handling=prefer.handling)
+    if body.get("type") == "transaction":
+        kind, entries = parse_bundle(body, ctx.settings.base_url)
         done = await transaction(ctx, entries)
         return response_bundle(kind, [response_entry(ctx.urls, r, prefer) for r in done])
-    results = await batch(ctx, entries)
+    kind, read = read_bundle(body, ctx.settings.base_url)
+    results = await batch(ctx, read)
     return response_bundle(
         kind,
         [

@@ -103,22 +103,32 @@ class Store:
             async with conn.begin():
                 yield Repository(conn, caller)
 
-    async def create_many(
-        self, caller: Caller, items: Sequence[NewResource]
-    ) -> list[StoredResource]:
-        """`repo.create_many(items)` as a transaction of its own, the intake hot path.
+    @asynccontextmanager
+    async def one_shot(self, caller: Caller) -> AsyncIterator[Repository]:
+        """A Repository for reads followed by ONE `create_many`, the intake hot path.
 
-        On PostgreSQL this is ONE round trip: the single create statement runs in
-        autocommit, atomic by itself (no BEGIN/COMMIT exchanges). Raises ClaimTaken like
-        the repository, with nothing written.
+        On PostgreSQL there is no transaction: the connection is in autocommit and its
+        reads and the single create statement (atomic by itself) go straight to asyncpg,
+        so a create is its reads plus one round trip, without BEGIN/COMMIT exchanges. Its
+        reads see what is committed when each runs, as they would in a READ COMMITTED
+        transaction. `update` and `delete` are refused there (they need `begin`).
+        Elsewhere (SQLite) it is `begin`.
         """
         if self.dialect != "postgresql":
             async with self.begin(caller) as repo:
-                return await repo.create_many(items)
+                yield repo
+            return
         async with self._engine.connect() as conn:
             await conn.execution_options(isolation_level="AUTOCOMMIT")
             raw = await conn.get_raw_connection()
-            repo = Repository(conn, caller, autocommit_driver=raw.driver_connection)
+            yield Repository(conn, caller, autocommit_driver=raw.driver_connection)
+
+    async def create_many(
+        self, caller: Caller, items: Sequence[NewResource]
+    ) -> list[StoredResource]:
+        """`repo.create_many(items)` on its own: ONE round trip on PostgreSQL (`one_shot`).
+        Raises ClaimTaken like the repository, with nothing written."""
+        async with self.one_shot(caller) as repo:
             return await repo.create_many(items)
 
     async def close(self) -> None:

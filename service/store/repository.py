@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, Row, Table, exists, func, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.errors import Gone, NotFound, PreconditionFailed
-from service.store import pg_writes, search, writes
+from service.store import claims, pg_reads, pg_writes, search, writes
 from service.store.errors import ClaimTaken
 from service.store.model import (
     Caller,
@@ -42,7 +42,8 @@ class Repository:
         autocommit_driver: Any = None,
     ) -> None:
         """`autocommit_driver`: the raw asyncpg connection of an autocommit `conn`, given
-        only by Store.create_many, for its single-statement create."""
+        only by `Store.one_shot`: reads and the single-statement create go straight to
+        asyncpg, and writes that need a transaction (update, delete) are refused."""
         self._conn, self._caller, self._direct = conn, caller, autocommit_driver
         moment = now or datetime.now(UTC)
         # Milliseconds, so the column and meta.lastUpdated say the same instant.
@@ -51,6 +52,10 @@ class Repository:
     @property
     def caller(self) -> Caller:
         return self._caller
+
+    def as_caller(self, caller: Caller) -> Repository:
+        """The same connection (and transaction or one-shot mode, and `now`) for `caller`."""
+        return Repository(self._conn, caller, now=self.now, autocommit_driver=self._direct)
 
     @property
     def connection(self) -> AsyncConnection:
@@ -69,13 +74,20 @@ class Repository:
         return [rows.stored for rows in batch]
 
     async def read(self, resource_type: str, id: str) -> StoredResource:
-        row = (await self._conn.execute(self._select(resources, resource_type, id))).first()
-        if row is None:
+        stored = await self._read_current(resource_type, id)
+        if stored is None:
             raise _not_found(resource_type, id)
-        stored = _stored(row)
         if stored.deleted:
             raise _gone(stored)
         return stored
+
+    async def _read_current(self, resource_type: str, id: str) -> StoredResource | None:
+        if self._direct is not None:
+            return await pg_reads.read_current(
+                self._direct, resource_type, id, self._caller.org_refs
+            )
+        row = (await self._conn.execute(self._select(resources, resource_type, id))).first()
+        return None if row is None else _stored(row)
 
     async def vread(self, resource_type: str, id: str, version: int) -> StoredResource:
         statement = self._select(resource_history, resource_type, id).where(
@@ -97,15 +109,31 @@ class Repository:
         orgs: frozenset[str],
         expected_version: int | None = None,
     ) -> StoredResource:
+        """The new current version (also after a deletion: `recreated` tells). The update
+        frees the resource's conditional-create claims, not its identity claims (claims.py)."""
+        self._require_transaction()
         version, _deleted = await self._lock_current(resource_type, id, expected_version)
         rows = version_rows(content, id, version + 1, self.now, orgs)
         await writes.replace_version(self._conn, rows, keep_orgs=False)
+        await claims.drop_conditional_claims(self._conn, resource_type, id)
         return rows.stored
+
+    async def recreated(self, stored: StoredResource) -> bool:
+        """Whether `stored` is the first live version after a deletion (an update that
+        re-created the resource: 201, as HAPI answers)."""
+        h = resource_history.c
+        previous = select(h.deleted).where(
+            h.resource_type == stored.resource_type,
+            h.id == stored.id,
+            h.version_id == stored.version_id - 1,
+        )
+        return bool(await self._conn.scalar(previous))
 
     async def delete(
         self, resource_type: str, id: str, expected_version: int | None = None
     ) -> StoredResource | None:
         """The deleted version, or None when the resource was already deleted."""
+        self._require_transaction()
         version, deleted = await self._lock_current(resource_type, id, expected_version)
         if deleted:
             return None
@@ -114,12 +142,16 @@ class Repository:
         await writes.drop_claims(self._conn, resource_type, id)
         return rows.stored
 
-    async def history(self, resource_type: str, id: str, count: int, offset: int) -> HistoryPage:
-        """Every version, newest first; NotFound when the resource never existed."""
+    async def history(
+        self, resource_type: str, id: str, count: int, offset: int, since: datetime | None = None
+    ) -> HistoryPage:
+        """Every version (updated at or after `since`), newest first; NotFound when the
+        resource never existed."""
         h = resource_history.c
-        base = self._select(resource_history, resource_type, id)
-        total = await self._conn.scalar(select(func.count()).select_from(base.subquery()))
-        if not total:
+        every = self._select(resource_history, resource_type, id)
+        base = every if since is None else every.where(h.last_updated >= since)
+        total = await self._conn.scalar(select(func.count()).select_from(base.subquery())) or 0
+        if not total and not await self._conn.scalar(select(every.exists())):
             raise _not_found(resource_type, id)
         page = base.order_by(h.version_id.desc()).limit(count).offset(offset)
         rows = (await self._conn.execute(page)).all()
@@ -156,6 +188,10 @@ class Repository:
         )
         row = (await self._conn.execute(statement)).first()
         return None if row is None else _stored(row)
+
+    def _require_transaction(self) -> None:
+        if self._direct is not None:
+            raise RuntimeError("a one-shot repository writes only one create_many")
 
     def _visible(self, type_col: Any, id_col: Any) -> ColumnElement[bool]:
         """The caller's isolation predicate for rows keyed by (type_col, id_col)."""

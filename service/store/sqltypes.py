@@ -63,7 +63,7 @@ class Document(TypeDecorator[dict[str, Any]]):
         if value is None:
             return None
         if isinstance(value, dict):  # JSONB, decoded by the asyncpg codec, keys reordered
-            return _fhir_order(value)
+            return fhir_order(value)
         loaded: dict[str, Any] = orjson.loads(value)
         return loaded
 
@@ -71,7 +71,7 @@ class Document(TypeDecorator[dict[str, Any]]):
 _LEADING = ("resourceType", "id", "meta")
 
 
-def _fhir_order(doc: dict[str, Any]) -> dict[str, Any]:
+def fhir_order(doc: dict[str, Any]) -> dict[str, Any]:
     """resourceType, id and meta first, as FHIR JSON is usually written (JSONB sorts keys)."""
     lead = {k: doc[k] for k in _LEADING if k in doc}
     return {**lead, **doc}

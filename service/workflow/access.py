@@ -25,7 +25,7 @@ def as_system(repo: Repository) -> Repository:
     """The same connection and transaction (and `now`), seen by the service itself."""
     if repo.caller.org_refs is None:
         return repo
-    return Repository(repo.connection, SYSTEM, now=repo.now)
+    return repo.as_caller(SYSTEM)
 
 
 def task_parties(task: Mapping[str, Any], roles: Mapping[str, str]) -> dict[Party, str | None]:

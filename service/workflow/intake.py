@@ -1,6 +1,11 @@
 """What one created resource becomes in the store: its organisations (those it names, and
 the caller's, so that an organisation can read back what it created), and for a referral,
-the ReferralTask beside it (one `create_many` list), routed when the GP named no clinic."""
+the ReferralTask beside it (one `create_many` list), routed when the GP named no clinic.
+
+`one_statement(content)` says whether a plain create of `content` is directory reads plus
+that one `create_many` (so it may run in `Store.one_shot`), or needs a transaction: routing
+(a referral naming no clinic) and feedback (a report completing a referral's Task) read
+and write more."""
 
 from __future__ import annotations
 
@@ -10,8 +15,17 @@ from typing import Any
 
 from service.store.model import NewResource
 from service.store.repository import Repository
-from service.workflow import ownership, referrals, routing_service, scoring
+from service.workflow import feedback, ownership, referrals, routing_service, scoring
 from service.workflow.access import as_system
+
+
+def one_statement(content: Mapping[str, Any]) -> bool:
+    """Pure: True when creating `content` writes nothing beyond `prepare_create`'s list."""
+    if referrals.is_referral(content):
+        return referrals.named_clinic(content) is not None
+    return not (
+        content.get("resourceType") == "DiagnosticReport" and feedback.referral_of(content)
+    )
 
 
 async def prepare_create(

@@ -52,13 +52,13 @@ def build_referral_task(
     for source, target in (("subject", "for"), ("requester", "requester")):
         if isinstance(referral.get(source), dict):
             task[target] = dict(referral[source])
-    owner = _named_clinic(referral)
+    owner = named_clinic(referral)
     if owner is not None:
         task["owner"] = owner
     return task
 
 
-def _named_clinic(referral: Mapping[str, Any]) -> dict[str, Any] | None:
+def named_clinic(referral: Mapping[str, Any]) -> dict[str, Any] | None:
     performers = referral.get("performer") or []
     first = performers[0] if performers and isinstance(performers[0], dict) else None
     if first is None:

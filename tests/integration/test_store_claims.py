@@ -19,9 +19,7 @@ New = Callable[..., NewResource]
 KEY = "identifier=urn:oid:2.16.578.1.12.4.1.2|ref-1"
 
 
-async def _try_create(
-    store: Store, items: list[NewResource], one_shot: bool = False
-) -> str | None:
+async def _try_create(store: Store, items: list[NewResource], one_shot: bool = False) -> str | None:
     try:
         if one_shot:
             created = await store.create_many(SYSTEM, items)
@@ -147,3 +145,20 @@ async def _pg_round_trips(store: Store, batch: list[NewResource]) -> list[str]:
     driver.add_query_logger(lambda q: sent.append(q.query.split()[0].upper()))
     await store.create_many(SYSTEM, batch)
     return sent
+
+
+async def test_update_frees_conditional_claims_and_keeps_identity_claims(
+    store: Store, store_new: New
+) -> None:
+    identity = "referral?requester=Organization/a&identifier=urn:x|1"
+    patient = store_new("Patient", claim="identifier=urn:x|1")
+    task = store_new("Task", claim=identity, status="requested")
+    await _try_create(store, [patient])
+    await _try_create(store, [task])
+    async with store.begin(SYSTEM) as repo:
+        await repo.update("Patient", patient.id, patient.content, frozenset())
+        await repo.update("Task", task.id, task.content | {"status": "accepted"}, frozenset())
+    async with store.begin(SYSTEM) as repo:
+        assert await repo.find_claim("Patient", "identifier=urn:x|1") is None
+        kept = await repo.find_claim("Task", identity)
+        assert kept is not None and kept.id == task.id

@@ -74,5 +74,10 @@ def _create_with_httpx(base: str, resource: dict[str, Any]) -> dict[str, Any]:
 
     r = httpx.post(f"{base}/Patient", json=resource)
     assert r.status_code == 201, r.text
+    assert r.headers["content-type"] == "application/fhir+json; charset=utf-8"
     body: dict[str, Any] = r.json()
+    assert body["resourceType"] == "Patient" and body["meta"]["versionId"] == "1"
+    assert body["name"] == resource["name"] and body["identifier"] == resource["identifier"]
+    assert r.headers["location"] == f"{base}/Patient/{body['id']}/_history/1"
+    assert r.headers["etag"] == 'W/"1"'
     return body

@@ -56,7 +56,10 @@ async def test_405_unsupported_method(api: httpx.AsyncClient, kit: Kit) -> None:
     created = await kit.post(kit.patient())
     r = await api.post(f"Patient/{created['id']}", json=kit.patient())  # PATCH is supported now
     kit.outcome(r, 405)
-    assert "allow" in r.headers
+    assert r.headers["allow"] == "GET, HEAD, PUT, PATCH, DELETE"
+    metadata = await api.put("metadata", json={})
+    kit.outcome(metadata, 405)
+    assert metadata.headers["allow"] == "GET, HEAD"
 
 
 async def test_405_put_to_a_new_id_no_update_create(api: httpx.AsyncClient, kit: Kit) -> None:

@@ -31,6 +31,30 @@ async def test_metadata_is_a_truthful_capability_statement(
     ]
 
 
+PLAUSIBLE = {  # a well-formed search value per parameter type
+    "token": "http://example.org/cs|x",
+    "reference": "Patient/7f1c4a56-3b7e-4c59-9a86-2c9d1e4f0a11",
+    "date": "ge2026-01-01",
+    "string": "kari",
+    "uri": "http://example.org/q",
+}
+SPECIAL = {"_id": "7f1c4a56-3b7e-4c59-9a86-2c9d1e4f0a11", "_lastUpdated": "ge2026-01-01"}
+
+
+async def test_every_listed_search_parameter_searches(api: httpx.AsyncClient, kit: Kit) -> None:
+    """The CapabilityStatement is truthful: each searchParam of each type answers a strict
+    search (an unknown parameter would be 400) with a searchset."""
+    listed = (await api.get("metadata")).json()["rest"][0]["resource"]
+    table = [(r["type"], p["name"], p["type"]) for r in listed for p in r["searchParam"]]
+    assert len(table) >= len(listed) * 2  # at least _id and _lastUpdated everywhere
+    strict = {"Prefer": "handling=strict"}
+    for rtype, name, kind in table:
+        value = SPECIAL.get(name, PLAUSIBLE[kind])
+        r = await api.get(rtype, params={name: value}, headers=strict)
+        assert r.status_code == 200, (rtype, name, r.text)
+        assert r.json()["type"] == "searchset" and r.json()["total"] == 0, (rtype, name)
+
+
 async def test_create_assigns_id_and_answers_201_with_location_and_etag(
     api: httpx.AsyncClient, kit: Kit
 ) -> None:

@@ -13,7 +13,7 @@ from service.api.bundles import (
     rebased,
     response_entry,
 )
-from service.api.headers import Prefer
+from service.api.headers import Prefer, VersionMatch
 from service.api.urls import Urls
 from service.errors import BadRequest, PreconditionFailed
 from service.store.model import StoredResource
@@ -50,7 +50,7 @@ def test_parse_bundle_entries() -> None:
         0, "POST", "Patient", "urn:uuid:1", {"resourceType": "Patient"}, "identifier=a|b"
     )
     assert (entries[1].method, entries[1].path, entries[1].query) == ("GET", "Patient", "name=x")
-    assert entries[2].if_match == 2
+    assert entries[2].if_match == VersionMatch(frozenset({2}))
 
 
 @pytest.mark.parametrize(
@@ -118,3 +118,67 @@ def test_response_entry_per_prefer() -> None:
     assert "resource" not in response_entry(Urls.of(BASE), result, Prefer("minimal"))
     oo = response_entry(Urls.of(BASE), result, Prefer("OperationOutcome"))
     assert oo["response"]["outcome"]["resourceType"] == "OperationOutcome"
+
+
+def _transaction(*entries: dict[str, object], kind: str = "transaction") -> dict[str, object]:
+    return {"resourceType": "Bundle", "type": kind, "entry": list(entries)}
+
+
+def test_duplicate_full_urls_are_refused_bdl_7() -> None:
+    entry = {
+        "fullUrl": "urn:uuid:1",
+        "resource": {"resourceType": "Patient"},
+        "request": {"method": "POST", "url": "Patient"},
+    }
+    with pytest.raises(BadRequest) as caught:
+        parse_bundle(_transaction(entry, entry), BASE)
+    assert caught.value.issues[0].expression == "Bundle.entry[1].fullUrl"
+    versioned = [
+        {**entry, "resource": {"resourceType": "Patient", "meta": {"versionId": v}}}
+        for v in ("1", "2")
+    ]
+    assert len(parse_bundle(_transaction(*versioned), BASE)[1]) == 2
+
+
+def test_overlapping_identities_fail_a_transaction_not_a_batch() -> None:
+    delete = {"request": {"method": "DELETE", "url": "Patient/1"}}
+    put = {
+        "resource": {"resourceType": "Patient", "id": "1"},
+        "request": {"method": "PUT", "url": "Patient/1"},
+    }
+    with pytest.raises(BadRequest) as caught:
+        parse_bundle(_transaction(delete, put), BASE)
+    assert caught.value.issues[0].expression == "Bundle.entry[1].request.url"
+    assert len(parse_bundle(_transaction(delete, put, kind="batch"), BASE)[1]) == 2
+
+
+def test_read_bundle_keeps_each_entrys_error() -> None:
+    from service.api.bundles import read_bundle
+
+    ok = {"resource": {"resourceType": "Patient"}, "request": {"method": "POST", "url": "Patient"}}
+    kind, read = read_bundle(
+        _transaction({"resource": {"resourceType": "Patient"}}, ok, kind="batch"), BASE
+    )
+    assert kind == "batch" and isinstance(read[0], BadRequest) and isinstance(read[1], Entry)
+    assert read[0].issues[0].expression == "Bundle.entry[0].request"
+
+
+def test_delete_entries_answer_no_resource() -> None:
+    gone = StoredResource(
+        "Patient",
+        "1",
+        4,
+        datetime(2026, 1, 2, tzinfo=UTC),
+        {"resourceType": "Patient", "id": "1"},
+        deleted=True,
+    )
+    out = response_entry(
+        Urls.of(BASE), EntryResult(Entry(0, "DELETE", "Patient/1"), 204, gone), Prefer()
+    )
+    assert out == {
+        "response": {
+            "status": "204 No Content",
+            "etag": 'W/"4"',
+            "lastModified": "2026-01-02T00:00:00.000+00:00",
+        }
+    }

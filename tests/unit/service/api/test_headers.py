@@ -89,3 +89,44 @@ def test_acceptable(accept: str | None, fmt: str | None) -> None:
 def test_xml_only_is_406(accept: str | None, fmt: str | None) -> None:
     with pytest.raises(NotAcceptable):
         check_acceptable(accept, fmt)
+
+
+def test_version_match_star_single_and_lists() -> None:
+    from service.api.headers import VersionMatch, parse_version_match
+
+    assert parse_version_match(None) is None and parse_version_match(" ") is None
+    assert parse_version_match("*") == VersionMatch(None)
+    assert parse_version_match('W/"3"') == VersionMatch(frozenset({3}))
+    assert parse_version_match('W/"3"').single == 3  # type: ignore[union-attr]
+    listed = parse_version_match('W/"2", "5"')
+    assert listed == VersionMatch(frozenset({2, 5})) and listed.single is None
+    with pytest.raises(BadRequest):
+        parse_version_match('W/"2", *')
+
+
+def test_version_match_decides_against_the_current_version() -> None:
+    from service.api.headers import VersionMatch
+    from service.errors import PreconditionFailed
+
+    assert VersionMatch(None).expected("Patient/1", 7) == 7
+    assert VersionMatch(frozenset({2, 7})).expected("Patient/1", 7) == 7
+    for match, current in ((VersionMatch(None), None), (VersionMatch(frozenset({2})), 7)):
+        with pytest.raises(PreconditionFailed):
+            match.expected("Patient/1", current)
+
+
+@pytest.mark.parametrize("value", ["", "_count=1", "Patient?_sort=name&_summary=count", "?"])
+def test_if_none_exist_without_criteria_is_400(value: str) -> None:
+    from service.api.headers import check_if_none_exist
+
+    with pytest.raises(BadRequest):
+        check_if_none_exist(value)
+
+
+def test_if_none_exist_with_criteria_passes() -> None:
+    from service.api.headers import check_if_none_exist
+
+    assert check_if_none_exist(None) is None
+    assert (
+        check_if_none_exist("Patient?identifier=s|v&_count=1") == "Patient?identifier=s|v&_count=1"
+    )

@@ -28,3 +28,46 @@ def test_iter_references_and_local_ref() -> None:
     assert found == {"x", "y"}
     assert local_ref("http://h/fhir/Patient/1", "http://h/fhir/") == "Patient/1"
     assert local_ref("http://other/Patient/1", "http://h/fhir") == "http://other/Patient/1"
+
+
+def test_reference_paths_are_fhirpath() -> None:
+    from service.api.references import reference_paths
+
+    role = {
+        "resourceType": "PractitionerRole",
+        "organization": {"reference": "Organization/1"},
+        "endpoint": [{"reference": "Endpoint/1"}, {"reference": "Endpoint/2"}],
+    }
+    assert list(reference_paths(role, "PractitionerRole")) == [
+        ("PractitionerRole.organization.reference", "Organization/1"),
+        ("PractitionerRole.endpoint[0].reference", "Endpoint/1"),
+        ("PractitionerRole.endpoint[1].reference", "Endpoint/2"),
+    ]
+
+
+def test_literal_references_refuse_searches_and_localise_our_base() -> None:
+    import pytest
+
+    from service.api.references import literal_references
+    from service.errors import BadRequest
+
+    base = "http://h/fhir"
+    plain = {"resourceType": "PractitionerRole", "organization": {"reference": "Organization/1"}}
+    assert literal_references(plain, base) is plain
+    ours = {
+        "resourceType": "PractitionerRole",
+        "organization": {"reference": f"{base}/Organization/1"},
+    }
+    assert literal_references(ours, base)["organization"]["reference"] == "Organization/1"
+    theirs = {
+        "resourceType": "PractitionerRole",
+        "organization": {"reference": "http://x/Organization/1"},
+    }
+    assert literal_references(theirs, base) is theirs
+    search = {
+        "resourceType": "PractitionerRole",
+        "organization": {"reference": "Organization?name=a"},
+    }
+    with pytest.raises(BadRequest) as caught:
+        literal_references(search, base)
+    assert caught.value.issues[0].expression == "PractitionerRole.organization.reference"

@@ -95,3 +95,31 @@ def test_searchset_bundle_shape_with_outcome_entry() -> None:
     assert bundle["type"] == "searchset" and bundle["total"] == 0
     assert bundle["entry"][0]["search"]["mode"] == "outcome"
     assert "colour" not in bundle["link"][0]["url"]
+
+
+def test_reference_values_on_our_base_become_relative() -> None:
+    parsed = parse_search(
+        "Task",
+        [
+            ("owner", "http://h/fhir/Organization/1,http://x/Organization/2"),
+            ("status", "http://h/fhir/a"),
+        ],
+        KNOWN,
+        default_count=50,
+        max_count=100,
+        base_url="http://h/fhir",
+    )
+    values = {p.name: p.values for p in parsed.query.params}
+    assert values == {
+        "owner": ("Organization/1", "http://x/Organization/2"),
+        "status": ("http://h/fhir/a",),
+    }
+
+
+@pytest.mark.parametrize("mode", ["true", "text", "data"])
+def test_unimplemented_summary_modes_are_reported_or_refused(mode: str) -> None:
+    lenient = parse([("_summary", mode)])
+    assert lenient.ignored == (f"_summary={mode}",)  # type: ignore[attr-defined]
+    with pytest.raises(BadRequest):
+        parse([("_summary", mode)], handling="strict")
+    assert parse([("_summary", "false")]).ignored == ()  # type: ignore[attr-defined]

@@ -1,0 +1,363 @@
+"""HTTP conformance over the API on SQLite and PostgreSQL: conditional create after an
+update, transaction rules (bdl-7, overlapping entries, conditional references, ifNoneExist
+placeholders), 405 Allow and HEAD, reference search, If-None-Exist and If-Match edge
+cases, batch entries, history `_since`, `_summary`, and PUT after DELETE."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+
+from profiles import canonical
+
+from .conftest import BASE, Kit  # type: ignore[import-not-found]
+
+FNR_SYSTEM = canonical.NO_FNR
+UNKNOWN = "7f1c4a56-3b7e-4c59-9a86-2c9d1e4f0a11"
+
+
+def bundle(kind: str, *entries: dict[str, Any]) -> dict[str, Any]:
+    return {"resourceType": "Bundle", "type": kind, "entry": list(entries)}
+
+
+def post_entry(resource: dict[str, Any], full_url: str | None = None, **request: str) -> dict:
+    entry: dict[str, Any] = {
+        "resource": resource,
+        "request": {"method": "POST", "url": resource["resourceType"], **request},
+    }
+    return entry | ({"fullUrl": full_url} if full_url else {})
+
+
+def urn() -> str:
+    return f"urn:uuid:{uuid.uuid4()}"
+
+
+# 1. conditional-create claims are dropped on update; identity claims are kept
+
+
+async def test_conditional_create_after_the_identifier_changed_is_201(
+    api: httpx.AsyncClient, kit: Kit
+) -> None:
+    header = {"If-None-Exist": f"identifier={FNR_SYSTEM}|01017010170"}
+    first = (await api.post("Patient", json=kit.patient(), headers=header)).json()
+    changed = first | {"identifier": [{"system": FNR_SYSTEM, "value": "02017010029"}]}
+    assert (await api.put(f"Patient/{first['id']}", json=changed)).status_code == 200
+    again = await api.post("Patient", json=kit.patient(), headers=header)
+    assert again.status_code == 201 and again.json()["id"] != first["id"]
+    assert await kit.count("Patient") == 2
+
+
+async def test_conditional_create_after_an_unchanged_update_still_finds_it(
+    api: httpx.AsyncClient, kit: Kit
+) -> None:
+    header = {"If-None-Exist": f"identifier={FNR_SYSTEM}|01017010170"}
+    first = (await api.post("Patient", json=kit.patient(), headers=header)).json()
+    await api.put(f"Patient/{first['id']}", json=first | {"gender": "female"})
+    replies = await asyncio.gather(
+        *(api.post("Patient", json=kit.patient(), headers=header) for _ in range(4))
+    )
+    assert {(r.status_code, r.json()["id"]) for r in replies} == {(200, first["id"])}
+
+
+async def test_referral_replay_after_the_clinic_accepted_is_still_the_same_referral(
+    api: httpx.AsyncClient, kit: Kit
+) -> None:
+    refs = await kit.gp_and_clinic()
+    sent = kit.referral(refs["patient"], refs["role"], refs["clinic"], identifier="R-77")
+    stored = await kit.post(sent)
+    task = (await api.get("Task", params={"focus": f"ServiceRequest/{stored['id']}"})).json()
+    task = task["entry"][0]["resource"]
+    headers = {"X-Acting-Organization": refs["clinic"], "If-Match": 'W/"1"'}
+    body = {k: v for k, v in task.items() if k != "meta"} | {"status": "accepted"}
+    assert (await api.put(f"Task/{task['id']}", json=body, headers=headers)).status_code == 200
+    replay = await api.post("ServiceRequest", json=sent)
+    assert replay.status_code == 200 and replay.json()["id"] == stored["id"]
+    assert await kit.count("ServiceRequest") == 1 and await kit.count("Task") == 1
+
+
+# 2, 3. bdl-7 and overlapping identities
+
+
+async def test_duplicate_full_urls_are_400(api: httpx.AsyncClient, kit: Kit) -> None:
+    same = urn()
+    r = await api.post(
+        "",
+        json=bundle(
+            "transaction", post_entry(kit.patient(), same), post_entry(kit.patient(), same)
+        ),
+    )
+    assert kit.expressions(kit.outcome(r, 400)) == {"Bundle.entry[1].fullUrl"}
+    assert await kit.count("Patient") == 0
+
+
+async def test_delete_and_put_of_one_resource_in_a_transaction_is_400(
+    api: httpx.AsyncClient, kit: Kit
+) -> None:
+    created = await kit.post(kit.patient())
+    ref = f"Patient/{created['id']}"
+    r = await api.post(
+        "",
+        json=bundle(
+            "transaction",
+            {"request": {"method": "DELETE", "url": ref}},
+            {"resource": created, "request": {"method": "PUT", "url": ref}},
+        ),
+    )
+    assert kit.expressions(kit.outcome(r, 400)) == {"Bundle.entry[1].request.url"}
+    assert (await api.get(ref)).status_code == 200
+
+
+# 4. conditional references (a PractitionerRole naming its Organization by a search)
+
+
+async def _role(kit: Kit, org_ref: str) -> dict[str, Any]:
+    doctor = await kit.post(kit.practitioner())
+    return kit.practitioner_role(f"Practitioner/{doctor['id']}", org_ref)
+
+
+async def test_conditional_reference_with_one_match_is_rewritten(
+    api: httpx.AsyncClient, kit: Kit
+) -> None:
+    target = await kit.post(kit.organization("Unik Klinikk"))
+    role = await _role(kit, "Organization?name=Unik Klinikk")
+    r = await api.post("", json=bundle("transaction", post_entry(role)))
+    assert r.status_code == 200, r.text
+    made = r.json()["entry"][0]["resource"]
+    assert made["organization"]["reference"] == f"Organization/{target['id']}"
+
+
+@pytest.mark.parametrize(("existing", "status"), [(0, 404), (2, 412)], ids=["none", "several"])
+async def test_conditional_reference_not_matching_one_fails_the_transaction(
+    api: httpx.AsyncClient, kit: Kit, existing: int, status: int
+) -> None:
+    for _ in range(existing):
+        await kit.post(kit.organization("Unik Klinikk"))
+    role = await _role(kit, "Organization?name=Unik Klinikk")
+    r = await api.post("", json=bundle("transaction", post_entry(kit.patient()), post_entry(role)))
+    issues = kit.outcome(r, status)
+    assert kit.expressions(issues) == {"Bundle.entry[1].resource.organization.reference"}
+    assert await kit.count("Patient") == 0 and await kit.count("PractitionerRole") == 0
+
+
+async def test_conditional_reference_outside_a_transaction_is_400(
+    api: httpx.AsyncClient, kit: Kit
+) -> None:
+    await kit.post(kit.organization("Unik Klinikk"))
+    r = await api.post("PractitionerRole", json=await _role(kit, "Organization?name=Unik"))
+    assert kit.expressions(kit.outcome(r, 400)) == {"PractitionerRole.organization.reference"}
+
+
+# 5. ifNoneExist placeholders
+
+
+async def test_if_none_exist_placeholders_are_rewritten_before_matching(
+    api: httpx.AsyncClient, kit: Kit
+) -> None:
+    clinic = urn()
+    role = await _role(kit, clinic)
+    entries = [
+        post_entry(kit.organization(), clinic),
+        post_entry(role, ifNoneExist=f"organization={clinic}"),
+    ]
+    first = await api.post("", json=bundle("transaction", *entries))
+    assert first.status_code == 200, first.text
+    assert [e["response"]["status"] for e in first.json()["entry"]] == ["201 Created"] * 2
+    made = first.json()["entry"]
+    org_ref = f"Organization/{made[0]['resource']['id']}"
+    again = post_entry(
+        role | {"organization": {"reference": org_ref}}, ifNoneExist=f"organization={org_ref}"
+    )
+    second = await api.post("", json=bundle("transaction", again))
+    assert second.json()["entry"][0]["response"]["status"] == "200 OK"
+    assert second.json()["entry"][0]["resource"]["id"] == made[1]["resource"]["id"]
+
+
+# 6. 405 Allow and HEAD
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("POST", f"Patient/{UNKNOWN}", "GET, HEAD, PUT, PATCH, DELETE"),
+        ("PUT", "Patient", "GET, HEAD, POST"),
+        ("DELETE", "metadata", "GET, HEAD"),
+        ("PUT", f"Patient/{UNKNOWN}/_history", "GET, HEAD"),
+        ("GET", "", "POST"),
+    ],
+)
+async def test_405_names_the_methods_of_the_path(
+    api: httpx.AsyncClient, kit: Kit, method: str, path: str, allow: str
+) -> None:
+    r = await api.request(method, path)
+    kit.outcome(r, 405)
+    assert r.headers["allow"] == allow
+
+
+async def test_head_answers_the_headers_of_get(api: httpx.AsyncClient, kit: Kit) -> None:
+    created = await kit.post(kit.patient())
+    r = await api.head(f"Patient/{created['id']}")
+    assert r.status_code == 200 and r.headers["etag"] == 'W/"1"' and r.content == b""
+    assert (await api.head("metadata")).status_code == 200
+
+
+# 7. reference search
+
+
+async def test_absolute_reference_to_our_base_is_searched_as_relative(
+    api: httpx.AsyncClient, kit: Kit
+) -> None:
+    refs = await kit.gp_and_clinic()
+    await kit.post(kit.referral(refs["patient"], refs["role"], refs["clinic"]))
+    found = await api.get("ServiceRequest", params={"subject": f"{BASE}/{refs['patient']}"})
+    assert found.json()["total"] == 1
+    pid = refs["patient"].split("/")[1]
+    other = await api.get("ServiceRequest", params={"subject": f"Practitioner/{pid}"})
+    assert other.json()["total"] == 0
+    typed = await api.get("ServiceRequest", params={"subject:Group": pid})
+    assert typed.json()["total"] == 0
+
+
+async def test_references_to_our_base_are_stored_relative(api: httpx.AsyncClient, kit: Kit) -> None:
+    clinic = await kit.post(kit.organization())
+    made = await kit.post(await _role(kit, f"{BASE}/Organization/{clinic['id']}"))
+    assert made["organization"]["reference"] == f"Organization/{clinic['id']}"
+
+
+# 8. If-None-Exist without criteria
+
+
+@pytest.mark.parametrize("value", ["", "_count=1", "Patient?_sort=name&_summary=count"])
+async def test_if_none_exist_without_criteria_is_400(
+    api: httpx.AsyncClient, kit: Kit, value: str
+) -> None:
+    await kit.post(kit.patient())
+    kit.outcome(
+        await api.post("Patient", json=kit.patient(), headers={"If-None-Exist": value}), 400
+    )
+    entry = post_entry(kit.patient(), ifNoneExist=value)
+    r = await api.post("", json=bundle("transaction", entry))
+    assert kit.expressions(kit.outcome(r, 400)) == {"Bundle.entry[0].request.ifNoneExist"}
+    assert await kit.count("Patient") == 1
+
+
+# 9, 10. transaction-response DELETE entries; batch entries without request
+
+
+async def test_delete_entry_answers_no_resource(api: httpx.AsyncClient, kit: Kit) -> None:
+    created = await kit.post(kit.patient())
+    r = await api.post(
+        "",
+        json=bundle(
+            "transaction", {"request": {"method": "DELETE", "url": f"Patient/{created['id']}"}}
+        ),
+    )
+    entry = r.json()["entry"][0]
+    assert "resource" not in entry
+    assert entry["response"]["status"] == "204 No Content"
+    assert entry["response"]["etag"] == 'W/"2"'
+
+
+async def test_batch_entry_without_request_fails_alone(api: httpx.AsyncClient, kit: Kit) -> None:
+    r = await api.post(
+        "", json=bundle("batch", {"resource": kit.patient()}, post_entry(kit.patient()))
+    )
+    assert r.status_code == 200, r.text
+    first, second = r.json()["entry"]
+    assert first["response"]["status"] == "400 Bad Request"
+    issue = first["response"]["outcome"]["issue"][0]
+    assert issue["expression"] == ["Bundle.entry[0].request"]
+    assert second["response"]["status"] == "201 Created"
+    assert await kit.count("Patient") == 1
+
+
+# 11. If-Match * and lists
+
+
+async def test_if_match_star_and_lists(api: httpx.AsyncClient, kit: Kit) -> None:
+    created = await kit.post(kit.patient())
+    path = f"Patient/{created['id']}"
+    star = await api.put(path, json=created, headers={"If-Match": "*"})
+    assert star.status_code == 200 and star.headers["etag"] == 'W/"2"'
+    listed = await api.put(path, json=created, headers={"If-Match": 'W/"1", W/"2"'})
+    assert listed.status_code == 200 and listed.headers["etag"] == 'W/"3"'
+    kit.outcome(await api.put(path, json=created, headers={"If-Match": 'W/"1", W/"2"'}), 412)
+    kit.outcome(
+        await api.put(
+            f"Patient/{UNKNOWN}", json=created | {"id": UNKNOWN}, headers={"If-Match": "*"}
+        ),
+        412,
+    )
+    gone = await api.delete(path, headers={"If-Match": 'W/"9", W/"3"'})
+    assert gone.status_code == 204
+    kit.outcome(await api.delete(path, headers={"If-Match": "*"}), 412)
+
+
+async def test_if_match_star_in_a_transaction(api: httpx.AsyncClient, kit: Kit) -> None:
+    created = await kit.post(kit.patient())
+    ref = f"Patient/{created['id']}"
+    r = await api.post(
+        "",
+        json=bundle(
+            "transaction",
+            {"resource": created, "request": {"method": "PUT", "url": ref, "ifMatch": "*"}},
+        ),
+    )
+    assert r.json()["entry"][0]["response"]["etag"] == 'W/"2"'
+
+
+# 12. _summary, _since, _at, strict GET entries
+
+
+async def test_unsupported_summary_modes_are_reported_or_refused(
+    api: httpx.AsyncClient, kit: Kit
+) -> None:
+    await kit.post(kit.patient())
+    lenient = (await api.get("Patient", params={"_summary": "true"})).json()
+    assert lenient["total"] == 1 and lenient["entry"][-1]["search"]["mode"] == "outcome"
+    strict = await api.get(
+        "Patient", params={"_summary": "data"}, headers={"Prefer": "handling=strict"}
+    )
+    kit.outcome(strict, 400)
+    assert (await api.get("Patient", params={"_summary": "false"})).json()["total"] == 1
+
+
+async def test_history_since_and_at(api: httpx.AsyncClient, kit: Kit) -> None:
+    created = await kit.post(kit.patient())
+    updated = (await api.put(f"Patient/{created['id']}", json=created)).json()
+    since = updated["meta"]["lastUpdated"]
+    page = (await api.get(f"Patient/{created['id']}/_history", params={"_since": since})).json()
+    assert [e["response"]["etag"] for e in page["entry"]] == ['W/"2"'] and page["total"] == 1
+    later = await api.get(f"Patient/{created['id']}/_history", params={"_since": "2999-01-01"})
+    assert later.status_code == 200 and later.json()["total"] == 0
+    kit.outcome(await api.get(f"Patient/{created['id']}/_history", params={"_at": since}), 400)
+    kit.outcome(await api.get(f"Patient/{created['id']}/_history", params={"_since": "x"}), 400)
+
+
+async def test_transaction_get_entries_follow_prefer_handling(
+    api: httpx.AsyncClient, kit: Kit
+) -> None:
+    search = {"request": {"method": "GET", "url": "Patient?nonsense=1"}}
+    lenient = await api.post("", json=bundle("transaction", search))
+    assert lenient.status_code == 200
+    strict = await api.post(
+        "", json=bundle("transaction", search), headers={"Prefer": "handling=strict"}
+    )
+    kit.outcome(strict, 400)
+
+
+# 13. PUT after DELETE
+
+
+async def test_put_after_delete_recreates_with_201(api: httpx.AsyncClient, kit: Kit) -> None:
+    created = await kit.post(kit.patient())
+    path = f"Patient/{created['id']}"
+    await api.delete(path)
+    again = await api.put(path, json=created)
+    assert again.status_code == 201
+    assert again.headers["location"] == f"{BASE}/{path}/_history/3"
+    assert (await api.put(path, json=created)).status_code == 200
+    assert (await api.get(path)).status_code == 200
