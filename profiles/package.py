@@ -109,12 +109,17 @@ def default_profiles(resource_type: str,
     - ServiceRequest: an imaging request (category SNOMED 363679005 Imaging, or an
       imaging-procedure code) is not a referral: no default (ImagingCapacityRequest to come);
     - DiagnosticReport: a radiology report (category v2-0074 RAD) is not feedback: none;
-    - Observation: by code system (prom-instrument, feedback-code yellow flags / ICF).
+    - Observation: by code system (prom-instrument, feedback-code yellow flags / ICF);
+    - CarePlan: AssessmentRecommendation when an activity is coded with a chiroref
+      recommendation kind or imaging procedure (so the imaging-indication warning is
+      never skipped for want of a meta.profile).
     """
     if resource is None:
         return DEFAULT_PROFILES.get(resource_type, ())
     if resource_type == "Observation":
         return _observation_profile(resource)
+    if resource_type == "CarePlan":
+        return (canonical.ASSESSMENT_RECOMMENDATION,) if _recommends(resource) else ()
     if resource_type == "ServiceRequest" and _is_imaging_request(resource):
         return ()
     if resource_type == "DiagnosticReport" and _has_coding(
@@ -134,6 +139,17 @@ def _codings(concepts: Any) -> Iterator[Mapping[str, Any]]:
 def _has_coding(concepts: Any, system: str, code: str | None) -> bool:
     return any(x.get("system") == system and (code is None or x.get("code") == code)
                for x in _codings(concepts))
+
+
+def _recommends(careplan: Mapping[str, Any]) -> bool:
+    activities = careplan.get("activity")
+    for activity in activities if isinstance(activities, list) else []:
+        detail = activity.get("detail") if isinstance(activity, dict) else None
+        code = detail.get("code") if isinstance(detail, dict) else None
+        if _has_coding(code, canonical.RECOMMENDATION_KIND, None) or _has_coding(
+                code, canonical.IMAGING_PROCEDURE, None):
+            return True
+    return False
 
 
 def _is_imaging_request(resource: Mapping[str, Any]) -> bool:

@@ -197,3 +197,20 @@ def test_obs7_native_matches_fhirpath(case: str) -> None:
     expected = fhirpathpy.evaluate(obs, OBS7, {"resource": obs}, model=models["r4"])
     assert NATIVE["obs-7"](obs, obs) == (expected in ([], [True]))
     assert (case == "same-code") == (NATIVE["obs-7"](obs, obs) is False)
+
+
+def test_a_recommendation_careplan_without_meta_profile_still_gets_the_indication_warning() -> None:
+    import json
+    from pathlib import Path
+
+    from profiles.validate import validate_resource
+
+    bundle = json.loads((Path(__file__).resolve().parents[3] / "profiles" / "examples"
+                         / "AssessmentFeedback-bundle-noindication.json").read_text())
+    careplan = next(e["resource"] for e in bundle["entry"]
+                    if e["resource"]["resourceType"] == "CarePlan")
+    careplan = {k: v for k, v in careplan.items() if k != "meta"}
+    warnings = [i for i in validate_resource(careplan) if i.severity == "warning"]
+    assert [i.code for i in warnings] == ["business-rule"]
+    assert warnings[0].expression is not None
+    assert warnings[0].expression.startswith("CarePlan.activity[")
