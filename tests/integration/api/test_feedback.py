@@ -187,3 +187,41 @@ async def test_questionnaire_response_is_scored_into_observations(kit: Kit) -> N
     assert r.status_code == 201, r.text
     derived = {"derived-from": f"QuestionnaireResponse/{r.json()['id']}"}
     assert await kit.count("Observation", derived) >= 1
+
+
+def lumbar_xray_plan(refs: dict[str, str], report_url: str) -> dict[str, Any]:
+    """A recommendation CarePlan (no meta.profile) with a lumbar X-ray and no indication."""
+    xray = {"system": canonical.IMAGING_PROCEDURE, "code": "xray-lumbar-spine"}
+    return {
+        "resourceType": "CarePlan",
+        "status": "active",
+        "intent": "proposal",
+        "subject": {"reference": refs["patient"]},
+        "created": "2026-12-05T10:00:00+01:00",
+        "author": {"reference": refs["clinic"]},
+        "supportingInfo": [{"reference": refs["referral"]}, {"reference": report_url}],
+        "activity": [{"detail": {"kind": "ServiceRequest", "code": {"coding": [xray]},
+                                 "status": "not-started"}}],
+    }
+
+
+async def test_lumbar_imaging_without_indication_is_accepted_with_a_warning(kit: Kit) -> None:
+    refs = await accepted_referral(kit)
+    await act(kit, refs, "accepted")
+    bundle = transaction(report(refs))
+    report_url = bundle["entry"][0]["fullUrl"]
+    bundle["entry"].append({
+        "fullUrl": "urn:uuid:00000000-0000-4000-8000-0000000000ff",
+        "resource": lumbar_xray_plan(refs, report_url),
+        "request": {"method": "POST", "url": "CarePlan"},
+    })
+    r = await kit.api.post("", json=bundle, headers={"X-Acting-Organization": refs["clinic"]})
+    assert r.status_code == 200, r.text
+    plan_entry = r.json()["entry"][1]["response"]
+    assert plan_entry["status"].startswith("201")
+    issues = plan_entry["outcome"]["issue"]
+    assert [(i["severity"], i["code"]) for i in issues] == [("warning", "business-rule")]
+    # the entry's own outcome: FHIRPath rooted at the entry's resource
+    assert issues[0]["expression"] == ["CarePlan.activity[0].detail.reasonCode"]
+    task = (await kit.api.get(f"Task/{refs['task']}")).json()
+    assert task["status"] == "completed"
