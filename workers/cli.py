@@ -5,7 +5,10 @@ embedded. (service/ may not import workers/, so the script's entry point lives h
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -30,6 +33,7 @@ app.registered_commands = [
 
 Pool = Literal["prefork", "solo", "threads"]
 STOP_SECONDS = 15.0
+PR_SET_PDEATHSIG = 1
 NUDGE_HOOK = "service.workflow.after_commit:celery_send_task"
 
 
@@ -86,14 +90,29 @@ def beat(
 def companions() -> Iterator[list[subprocess.Popen[bytes]]]:
     """A solo worker and the beat as child processes, stopped when the block ends."""
     me = [sys.executable, "-m", "workers.cli"]
-    procs = [
-        subprocess.Popen([*me, "worker", "--pool=solo", "--concurrency=1"]),
-        subprocess.Popen([*me, "beat"]),
-    ]
+    commands = [[*me, "worker", "--pool=solo", "--concurrency=1"], [*me, "beat"]]
+    procs = [subprocess.Popen(c, preexec_fn=_die_with_parent) for c in commands]
+    # uvicorn re-raises SIGTERM/SIGINT once it has shut down; with the default handler that
+    # kills this process before the `finally` below. Exit normally instead.
+    previous = signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
         yield procs
     finally:
+        signal.signal(signal.SIGTERM, previous)
         _stop(procs)
+
+
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _die_with_parent() -> None:
+    """Linux: the child gets SIGTERM when the gateway dies, even by SIGKILL."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass  # not Linux: the `finally` in companions() still stops them
 
 
 def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
