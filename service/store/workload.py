@@ -8,9 +8,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 
-from sqlalchemy import and_, exists, func, insert, select
+from sqlalchemy import and_, exists, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.store.tables import resource_orgs, resources, search_index
@@ -45,14 +47,17 @@ async def open_task_counts(
 
 
 async def grant(conn: AsyncConnection, resource_type: str, id: str, org_ref: str) -> None:
-    """Add `org_ref` to the organisations of a resource (idempotent). A later update of the
-    resource recomputes its organisations from its content, dropping this row."""
-    c = resource_orgs.c
-    known = await conn.scalar(
-        select(func.count()).where(
-            c.resource_type == resource_type, c.resource_id == id, c.org_ref == org_ref
-        )
-    )
-    if not known:
-        values = {"resource_type": resource_type, "resource_id": id, "org_ref": org_ref}
-        await conn.execute(insert(resource_orgs).values(values))
+    """Add `org_ref` to the organisations of a resource (idempotent)."""
+    await grant_many(conn, [(resource_type, id, org_ref)])
+
+
+async def grant_many(conn: AsyncConnection, grants: Iterable[tuple[str, str, str]]) -> None:
+    """Add organisations to resources, `(type, id, org_ref)` each, in one statement; rows
+    already there are kept (idempotent). A later update of a resource recomputes its
+    organisations from its content, dropping these rows."""
+    unique = dict.fromkeys(grants)
+    rows = [{"resource_type": t, "resource_id": i, "org_ref": o} for t, i, o in unique]
+    if not rows:
+        return
+    dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    await conn.execute(dialect_insert(resource_orgs).values(rows).on_conflict_do_nothing())

@@ -111,10 +111,11 @@ async def _accept(
     await _check_submitter(repo, report.content, parties["owner"])
     referral = await system.read(kind, rid)
     included = await _included(system, report, created)
-    for resource in (report, *included):
-        for org in (parties["owner"], parties["requester"]):
-            if org:
-                await workload.grant(system.connection, resource.resource_type, resource.id, org)
+    orgs = [org for org in (parties["owner"], parties["requester"]) if org]
+    shared = (report, *included)
+    await workload.grant_many(
+        system.connection, [(r.resource_type, r.id, org) for r in shared for org in orgs]
+    )
     endpoint = await gp_endpoint(system, referral.content)
     message_id = None
     if endpoint is not None:
