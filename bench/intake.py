@@ -19,16 +19,16 @@ import subprocess
 import sys
 import tempfile
 import uuid
-
-import uvloop
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import uvloop
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from loadgen import LoadResult, build_request, run_load  # noqa: E402
-from servers import ROOT, uvicorn_server  # noqa: E402
+from loadgen import LoadResult, build_request, run_load
+from servers import ROOT, uvicorn_server
 
 EXAMPLES = ROOT / "profiles" / "examples"
 PG_ADMIN = os.environ.get("CHIROREF_BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -164,10 +164,13 @@ def main() -> None:
         "transaction_p50_ms": tx["p50_ms"], "transaction_p99_ms": tx["p99_ms"],
         "postgresql_post_ratio_to_ceiling": round(pg["per_s"] / ceiling["per_s"], 3),
         "fhirstarter_per_s": peer["per_s"] if peer else None,
-        "postgresql_post_ratio_to_fhirstarter": round(pg["per_s"] / peer["per_s"], 2) if peer else None,
+        "postgresql_post_ratio_to_fhirstarter": (
+            round(pg["per_s"] / peer["per_s"], 2) if peer else None
+        ),
     }
+    to_peer = figures["postgresql_post_ratio_to_fhirstarter"]
     print(f"PostgreSQL POST / ceiling = {figures['postgresql_post_ratio_to_ceiling']}"
-          + (f"; / fhirstarter = {figures['postgresql_post_ratio_to_fhirstarter']}" if peer else ""))
+          + (f"; / fhirstarter = {to_peer}" if peer else ""))
     print(json.dumps(figures))
 
 

@@ -23,8 +23,10 @@ from service.api.deps import (
     PatchBody,
     PreferDep,
     Writing,
+    fhir_body,
     negotiate,
     resource_id,
+    write_context,
 )
 from service.api.headers import (
     Prefer,
@@ -66,6 +68,31 @@ IfMatchAny = Annotated[VersionMatch | None, Depends(if_match)]
 GET_HEAD = ["GET", "HEAD"]  # HEAD answers the GET's status and headers (RFC 9110 9.3.2)
 
 router = APIRouter(dependencies=[Depends(negotiate)], default_response_class=FhirResponse)
+
+
+async def create(request: Request) -> Response:
+    """`POST [type]`, the intake hot path: a plain Starlette route (`add_route` below), so
+    FastAPI solves no dependencies for it (~0.3 ms of CPU per request). It calls the same
+    functions as the dependencies, in their order: negotiate (406), the type (404), the
+    body (415/413/400), then caller and Prefer."""
+    await negotiate(request)
+    resource_type = await known_type(request.path_params["resource_type"])
+    body = await fhir_body(request)
+    writing = await write_context(request)
+    interactions.check_body(resource_type, body)
+    store, caller, base_url = writing.store, writing.caller, writing.settings.base_url
+    condition = check_if_none_exist(request.headers.get("if-none-exist"))
+    content = literal_references(body, base_url)
+    done = await interactions.create(store, caller, content, condition, base_url)
+    status = 201 if done.created else 200
+    return written_response(
+        writing.urls, done.stored, status=status, prefer=writing.prefer, issues=done.issues
+    )
+
+
+# First in the router: the busiest route matches without trying the others (no other
+# route serves POST on a one-segment path, so the order does not change any answer).
+router.add_route("/{resource_type}", create, methods=["POST"])
 
 
 @router.api_route("/metadata", methods=GET_HEAD)
@@ -115,21 +142,6 @@ async def search_by_post(
     parsed = _parse(resource_type, pairs, conf, prefer)
     page = await interactions.search(store, caller, parsed)
     return FhirResponse(searchset(links, resource_type, parsed, page, datetime.now(UTC)))
-
-
-@router.post("/{resource_type}")
-async def create(
-    resource_type: Type, body: FhirBody, request: Request, writing: Writing
-) -> FhirResponse:
-    interactions.check_body(resource_type, body)
-    store, caller, base_url = writing.store, writing.caller, writing.settings.base_url
-    condition = check_if_none_exist(request.headers.get("if-none-exist"))
-    content = literal_references(body, base_url)
-    done = await interactions.create(store, caller, content, condition, base_url)
-    status = 201 if done.created else 200
-    return written_response(
-        writing.urls, done.stored, status=status, prefer=writing.prefer, issues=done.issues
-    )
 
 
 @router.api_route("/{resource_type}/{rid}", methods=GET_HEAD)

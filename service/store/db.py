@@ -9,14 +9,15 @@ PostgreSQL (production): asyncpg, a pool sized for one uvicorn worker, JSONB via
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
+import asyncpg  # type: ignore[import-untyped]
 import orjson
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from service.store.model import Caller, NewResource, StoredResource
 from service.store.repository import Repository
@@ -42,16 +43,66 @@ def make_engine(url: str) -> AsyncEngine:
     raise ValueError(f"unsupported database URL scheme: {backend}")
 
 
+_PG_POOL_SIZE, _PG_OVERFLOW = 10, 5
+_PG_SERVER_SETTINGS = {"application_name": "chiroref", "jit": "off"}
+
+
 def _postgres_engine(url: str) -> AsyncEngine:
     return create_async_engine(
         url,
-        pool_size=10,
-        max_overflow=5,
+        pool_size=_PG_POOL_SIZE,
+        max_overflow=_PG_OVERFLOW,
         pool_recycle=1800,
         json_serializer=dumps,
         json_deserializer=orjson.loads,
-        connect_args={"server_settings": {"application_name": "chiroref", "jit": "off"}},
+        connect_args={"server_settings": _PG_SERVER_SETTINGS},
     )
+
+
+DirectListener = Callable[[Any], None]
+
+
+async def _direct_pool(url: str, listeners: list[DirectListener]) -> Any:
+    """The plain asyncpg pool of `Store.one_shot` (PostgreSQL), sized like the engine's.
+    Its connections are autocommit and keep no session state, so a released connection
+    is not reset (asyncpg's default reset is one more round trip per checkout); an open
+    transaction would still be rolled back by asyncpg."""
+
+    async def init(conn: Any) -> None:
+        for kind in ("json", "jsonb"):
+            await conn.set_type_codec(
+                kind, schema="pg_catalog", encoder=dumps, decoder=orjson.loads, format="text"
+            )
+
+    async def setup(conn: Any) -> None:
+        for listener in listeners:
+            listener(conn)
+
+    async def no_reset(conn: Any) -> None:
+        return None
+
+    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    return await asyncpg.create_pool(
+        dsn,
+        min_size=1,
+        max_size=_PG_POOL_SIZE + _PG_OVERFLOW,
+        max_inactive_connection_lifetime=1800,
+        server_settings=_PG_SERVER_SETTINGS,
+        init=init,
+        setup=setup,
+        reset=no_reset,
+    )
+
+
+class _NoConnection:
+    """The SQLAlchemy connection a one-shot Repository does not have: only its raw asyncpg
+    paths (reads by id, `create_many`) run there; anything else is a programming error."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise RuntimeError(f"a one-shot Repository has no SQLAlchemy connection ({name})")
+
+
+_NO_CONNECTION = cast(AsyncConnection, _NoConnection())
 
 
 def _sqlite_engine(url: str) -> AsyncEngine:
@@ -74,8 +125,18 @@ def _sqlite_begin(conn: Any) -> None:
 
 
 class Store:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        direct_pool: Any = None,
+        direct_listeners: list[DirectListener] | None = None,
+    ) -> None:
+        self._engine, self._direct_pool = engine, direct_pool
+        # Called with each raw asyncpg connection `one_shot` checks out (tests watch the
+        # statements the hot path sends).
+        self.direct_listeners: list[DirectListener] = (
+            direct_listeners if direct_listeners is not None else []
+        )
 
     @classmethod
     async def open(cls, url: str) -> Store:
@@ -83,7 +144,15 @@ class Store:
         engine = make_engine(url)
         async with engine.connect():
             pass
-        return cls(engine)
+        if engine.dialect.name != "postgresql":
+            return cls(engine)
+        listeners: list[DirectListener] = []
+        try:
+            pool = await _direct_pool(url, listeners)
+        except BaseException:
+            await engine.dispose()
+            raise
+        return cls(engine, pool, listeners)
 
     @property
     def engine(self) -> AsyncEngine:
@@ -107,21 +176,20 @@ class Store:
     async def one_shot(self, caller: Caller) -> AsyncIterator[Repository]:
         """A Repository for reads followed by ONE `create_many`, the intake hot path.
 
-        On PostgreSQL there is no transaction: the connection is in autocommit and its
-        reads and the single create statement (atomic by itself) go straight to asyncpg,
-        so a create is its reads plus one round trip, without BEGIN/COMMIT exchanges. Its
+        On PostgreSQL there is no transaction: a connection of the plain asyncpg pool
+        (autocommit, no SQLAlchemy checkout) runs its reads and the single create
+        statement (atomic by itself), so a create is its reads plus one round trip,
+        without BEGIN/COMMIT exchanges. Its
         reads see what is committed when each runs, as they would in a READ COMMITTED
         transaction. `update` and `delete` are refused there (they need `begin`).
         Elsewhere (SQLite) it is `begin`.
         """
-        if self.dialect != "postgresql":
+        if self._direct_pool is None:
             async with self.begin(caller) as repo:
                 yield repo
             return
-        async with self._engine.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            raw = await conn.get_raw_connection()
-            yield Repository(conn, caller, autocommit_driver=raw.driver_connection)
+        async with self._direct_pool.acquire() as driver:
+            yield Repository(_NO_CONNECTION, caller, autocommit_driver=driver)
 
     async def create_many(
         self, caller: Caller, items: Sequence[NewResource]
@@ -132,4 +200,6 @@ class Store:
             return await repo.create_many(items)
 
     async def close(self) -> None:
+        if self._direct_pool is not None:
+            await self._direct_pool.close()
         await self._engine.dispose()

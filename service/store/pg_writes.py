@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.store.errors import ClaimTaken
+from service.store.indexing import IndexValue
 from service.store.rows import VersionRows
 
 _INDEX_COLUMNS = "resource_type, resource_id, param, system, value, norm, low, high"
@@ -153,12 +154,19 @@ def _resource_arrays(batch: Sequence[VersionRows]) -> dict[str, list[Any]]:
 
 
 def _index_arrays(batch: Sequence[VersionRows]) -> dict[str, list[Any]]:
-    cols: dict[str, list[Any]] = {k: [] for k in _INDEX_KEYS}
+    """One array per column (the rows transposed by `zip`, not appended item by item)."""
+    types: list[str] = []
+    ids: list[str] = []
+    values: list[Any] = []
     for r in batch:
-        for v in r.index:
-            for key, item in zip(_INDEX_KEYS, (r.resource_type, r.id, *v), strict=True):
-                cols[key].append(item)
-    return cols
+        types += [r.resource_type] * len(r.index)
+        ids += [r.id] * len(r.index)
+        values += r.index
+    if values:
+        columns = [list(c) for c in zip(*values, strict=True)]
+    else:
+        columns = [[] for _ in IndexValue._fields]
+    return dict(zip(_INDEX_KEYS, [types, ids, *columns], strict=True))
 
 
 _INDEX_KEYS = ("x_type", "x_id", "x_param", "x_system", "x_value", "x_norm", "x_low", "x_high")

@@ -139,11 +139,15 @@ async def _pg_round_trips(store: Store, batch: list[NewResource]) -> list[str]:
     """The first word of each query asyncpg sends (the pool holds one connection here;
     asyncpg's one-time type introspection happened in the warm-up)."""
     sent: list[str] = []
-    async with store.engine.connect() as conn:
-        driver = (await conn.get_raw_connection()).driver_connection
-    assert driver is not None
-    driver.add_query_logger(lambda q: sent.append(q.query.split()[0].upper()))
-    await store.create_many(SYSTEM, batch)
+
+    def watch(driver: Any) -> None:
+        driver.add_query_logger(lambda q: sent.append(q.query.split()[0].upper()))
+
+    store.direct_listeners.append(watch)  # the one-shot path's plain asyncpg pool
+    try:
+        await store.create_many(SYSTEM, batch)
+    finally:
+        store.direct_listeners.remove(watch)
     return sent
 
 

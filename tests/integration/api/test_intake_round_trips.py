@@ -1,9 +1,10 @@
 """The round-trip budget of a plain referral create (DESIGN.md, Performance budget).
 
-On PostgreSQL a referral that names its clinic is two statements on the raw asyncpg
-connection and nothing else: the requester PractitionerRole's read and the one create
-statement (referral, Task, history, index, organisation and claim rows), in autocommit,
-without BEGIN/COMMIT exchanges. Routing (no clinic named) and conditional creates still run
+On PostgreSQL a referral that names its clinic is two statements on a connection of the
+plain asyncpg pool (no SQLAlchemy checkout) and nothing else: the requester
+PractitionerRole's read and the one create statement (referral, Task, history, index,
+organisation and claim rows), in autocommit, without BEGIN/COMMIT exchanges. Routing (no
+clinic named) and conditional creates still run
 in one transaction. SQLite keeps one transaction per create.
 """
 
@@ -27,22 +28,32 @@ MINIMAL = {"Prefer": "return=minimal"}
 @contextmanager
 def sent_statements(store: Store) -> Iterator[list[str]]:
     """The first word of every statement asyncpg sends while the block runs, on every
-    pooled connection the block checks out."""
+    connection the block checks out: from the engine's pool and from the plain asyncpg
+    pool of `Store.one_shot` (whose connections keep a logger that is muted afterwards: a
+    released pool proxy refuses calls)."""
     sent: list[str] = []
+    active = [True]
 
     def log(query: Any) -> None:
-        sent.append(query.query.split()[0].upper().rstrip(";"))
+        if active[0]:
+            sent.append(query.query.split()[0].upper().rstrip(";"))
 
     def on_checkout(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
         driver = dbapi_conn.driver_connection
         driver.add_query_logger(log)
         watched.append(driver)
 
+    def on_direct(driver: Any) -> None:
+        driver.add_query_logger(log)
+
     watched: list[Any] = []
     event.listen(store.engine.sync_engine, "checkout", on_checkout)
+    store.direct_listeners.append(on_direct)
     try:
         yield sent
     finally:
+        active[0] = False
+        store.direct_listeners.remove(on_direct)
         event.remove(store.engine.sync_engine, "checkout", on_checkout)
         for driver in watched:
             driver.remove_query_logger(log)
@@ -67,6 +78,29 @@ async def test_referral_naming_its_clinic_is_two_statements(
     assert r.status_code == 201, r.text
     assert sent == ["SELECT", "WITH"]  # the role's organisation, then everything else
     assert await kit.count("Task", {"owner": refs["clinic"]}) == 2
+
+
+async def test_one_shot_checks_out_no_engine_connection(
+    api: httpx.AsyncClient, api_app: FastAPI, kit: Kit
+) -> None:
+    """The hot path takes its connection from the plain asyncpg pool, not the engine's."""
+    store = app_store(api_app)
+    if store.dialect != "postgresql":
+        pytest.skip("the plain asyncpg pool is PostgreSQL's")
+    refs = await kit.gp_and_clinic()
+    checkouts: list[Any] = []
+
+    def on_checkout(*_args: Any) -> None:
+        checkouts.append(_args)
+
+    event.listen(store.engine.sync_engine, "checkout", on_checkout)
+    try:
+        body = kit.referral(refs["patient"], refs["role"], refs["clinic"], "R-no-engine")
+        r = await api.post("ServiceRequest", json=body, headers=MINIMAL)
+    finally:
+        event.remove(store.engine.sync_engine, "checkout", on_checkout)
+    assert r.status_code == 201, r.text
+    assert checkouts == []
 
 
 async def test_duplicate_referral_in_one_shot_mode_still_answers_with_the_first(
@@ -96,3 +130,30 @@ async def test_conditional_create_keeps_its_transaction(
         r = await api.post("ServiceRequest", json=body, headers=headers)
     assert r.status_code == 201, r.text
     assert sent[0] == "BEGIN" and sent[-1] == "COMMIT"
+
+
+async def test_create_route_refuses_in_the_order_the_dependencies_did(
+    api: httpx.AsyncClient, kit: Kit
+) -> None:
+    """`POST [type]` parses the request itself (no FastAPI dependencies): 406 before the
+    type's 404, the type before the body (415, 400), the body before the caller (400), and
+    every refusal is an OperationOutcome with nothing stored."""
+    xml_only = {"Accept": "application/fhir+xml"}
+    kit.outcome(await api.post("Nonsense", content=b"<x/>", headers=xml_only), 406)
+    kit.outcome(await api.post("Patient", json=kit.patient(), params={"_format": "xml"}), 406)
+    kit.outcome(await api.post("Nonsense", content=b"<x/>"), 404)
+    xml_body = {"Content-Type": "application/fhir+xml"}
+    kit.outcome(await api.post("Patient", content=b"<Patient/>", headers=xml_body), 415)
+    json_body = {"Content-Type": "application/fhir+json"}
+    kit.outcome(await api.post("Patient", content=b"{not json", headers=json_body), 400)
+    kit.outcome(await api.post("Patient", content=b"[1]", headers=json_body), 400)
+    bad_caller = {"X-Acting-Organization": "Practitioner/1"}
+    issues = kit.outcome(
+        await api.post("Patient", content=b"{", headers=json_body | bad_caller), 400
+    )
+    assert "not valid JSON" in issues[0]["diagnostics"]
+    issues = kit.outcome(await api.post("Patient", json=kit.patient(), headers=bad_caller), 400)
+    assert "X-Acting-Organization" in issues[0]["diagnostics"]
+    issues = kit.outcome(await api.post("Patient", json={"resourceType": "Basic"}), 400)
+    assert "does not match the URL" in issues[0]["diagnostics"]
+    assert await kit.count("Patient") == 0
