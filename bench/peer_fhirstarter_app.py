@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from uuid import uuid4
 
-from fhir.resources.R4B.servicerequest import ServiceRequest  # type: ignore[import-not-found]
+from fhir.resources.R4B.servicerequest import ServiceRequest
 from fhirstarter import FHIRProvider, FHIRStarter, InteractionContext  # type: ignore[import-not-found]
 
 DATABASE: dict[str, str] = {}

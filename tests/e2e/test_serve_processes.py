@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .harness import clean_env, free_port, spawned, wait_http, wait_until  # type: ignore[import-not-found]
+from .harness import clean_env, free_port, spawned, wait_http, wait_until
 
 pytestmark = pytest.mark.e2e
 

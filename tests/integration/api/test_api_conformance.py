@@ -14,7 +14,7 @@ import pytest
 
 from profiles import canonical
 
-from .conftest import BASE, Kit  # type: ignore[import-not-found]
+from .conftest import BASE, Kit
 
 FNR_SYSTEM = canonical.NO_FNR
 UNKNOWN = "7f1c4a56-3b7e-4c59-9a86-2c9d1e4f0a11"

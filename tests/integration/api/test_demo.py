@@ -4,20 +4,24 @@ against it, and the demo inbox keeps each message id once."""
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 
 from service.app import create_app
 from service.store.db import Store
 
-from .conftest import BASE, api_settings  # type: ignore[import-not-found]
+from .conftest import BASE, api_settings
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "profiles" / "examples"
 CLINIC = "Organization/0b7c4e9e-5a3d-4f2b-8c1d-000000000003"
 
+T = TypeVar("T")
 
-async def _run(store: Store, calls):  # type: ignore[no-untyped-def]
+
+async def _run(store: Store, calls: Callable[[httpx.AsyncClient], Awaitable[T]]) -> T:
     app = create_app(api_settings(store, load_demo=True))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
@@ -28,7 +32,7 @@ async def _run(store: Store, calls):  # type: ignore[no-untyped-def]
 async def test_demo_directory_takes_the_readme_referral(store: Store) -> None:
     body = (EXAMPLES / "ChiroAssessmentReferral-plain.json").read_bytes()
 
-    async def walk(client: httpx.AsyncClient) -> tuple[int, list[dict]]:  # type: ignore[type-arg]
+    async def walk(client: httpx.AsyncClient) -> tuple[int, list[dict[str, Any]]]:
         created = await client.post("ServiceRequest", content=body,
                                     headers={"Content-Type": "application/fhir+json"})
         rid = created.json()["id"]
@@ -55,7 +59,7 @@ async def test_demo_inbox_keeps_each_message_once(store: Store) -> None:
     message = {"resourceType": "Bundle", "id": "m-1", "type": "message", "entry": []}
     org = "0b7c4e9e-5a3d-4f2b-8c1d-000000000005"
 
-    async def send_twice(client: httpx.AsyncClient) -> dict:  # type: ignore[type-arg]
+    async def send_twice(client: httpx.AsyncClient) -> dict[str, Any]:
         url = f"{BASE.removesuffix('/fhir')}/demo/inbox/Organization/{org}"
         for _ in range(2):
             assert (await client.post(url, content=json.dumps(message))).status_code == 200

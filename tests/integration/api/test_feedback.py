@@ -13,7 +13,7 @@ from profiles import canonical
 from service.store import outbox
 from service.store.model import SYSTEM
 
-from .conftest import Kit  # type: ignore[import-not-found]
+from .conftest import Kit
 
 ODI_EXAMPLE = (
     Path(__file__).resolve().parents[3] / "profiles/examples/QuestionnaireResponse-odi.json"

@@ -9,7 +9,7 @@ from typing import Any
 from profiles import canonical
 from service.demo.loader import load_demo
 
-from .conftest import Kit  # type: ignore[import-not-found]
+from .conftest import Kit
 
 P = "0b7c4e9e-5a3d-4f2b-8c1d-0000000000"
 OSLO_PATIENT, DK_PATIENT, ROLE = f"Patient/{P}01", f"Patient/{P}08", f"PractitionerRole/{P}02"

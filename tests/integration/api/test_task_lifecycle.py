@@ -11,7 +11,7 @@ import pytest
 
 from profiles import canonical
 
-from .conftest import Kit  # type: ignore[import-not-found]
+from .conftest import Kit
 
 PATCH = {"Content-Type": "application/json-patch+json"}
 REJECTED = {

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -120,7 +122,7 @@ def test_response_entry_per_prefer() -> None:
     assert oo["response"]["outcome"]["resourceType"] == "OperationOutcome"
 
 
-def _transaction(*entries: dict[str, object], kind: str = "transaction") -> dict[str, object]:
+def _transaction(*entries: Mapping[str, Any], kind: str = "transaction") -> dict[str, Any]:
     return {"resourceType": "Bundle", "type": kind, "entry": list(entries)}
 
 

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
+from typing import Any
+
 from service.api.references import iter_references, local_ref, rewrite_references
 
 MAPPING = {"urn:uuid:p": "Patient/1", "urn:uuid:r": "PractitionerRole/2"}
 
 
 def test_rewrites_every_reference_also_nested_and_in_lists() -> None:
-    sr = {
+    sr: dict[str, Any] = {
         "resourceType": "ServiceRequest",
         "subject": {"reference": "urn:uuid:p", "display": "urn:uuid:p"},
         "requester": {"reference": "urn:uuid:r"},
