@@ -1,10 +1,11 @@
 """Request dependencies as named `Annotated` aliases (STYLE.md section 3).
 
 `AppStore`, `Conf`, `Links`, `CallerDep` (SYSTEM, or the organisation named in
-`X-Acting-Organization` until the security issue),
-`IfMatch`, `PreferDep`, `FhirBody` (size-limited, JSON-only body), `PatchBody` (JSON
-Patch), `FormPairs` (`POST _search`), `negotiate` (406 for XML-only clients), and `Writing`
-(store, caller, settings, urls and Prefer in one, for the create and Bundle routes).
+`X-Acting-Organization` until the security issue), `PreferDep`, `FhirBody` (size-limited,
+JSON-only body), `PatchBody` (JSON Patch), `FormPairs` (`POST _search`), `negotiate` (406
+for XML-only clients), and `Writing` (store, caller, settings, urls and Prefer in one, for
+the create and Bundle routes). `If-Match` is parsed in rest.py (`IfMatchAny`: one ETag, a
+list, or `*`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from service.api.headers import (
     check_acceptable,
     check_request_type,
     media_type,
-    parse_if_match,
     parse_prefer,
 )
 from service.api.json_patch import PATCH_MEDIA_TYPE
@@ -74,10 +74,6 @@ async def get_caller(request: Request) -> Caller:
         )
     ref = f"Organization/{rid}"
     return Caller(ref, frozenset({ref}))
-
-
-async def get_if_match(request: Request) -> int | None:
-    return parse_if_match(request.headers.get("if-match"))
 
 
 async def get_prefer(request: Request) -> Prefer:
@@ -171,7 +167,6 @@ Conf = Annotated[Settings, Depends(get_settings)]
 AppStore = Annotated[Store, Depends(get_store)]
 Links = Annotated[Urls, Depends(get_urls)]
 CallerDep = Annotated[Caller, Depends(get_caller)]
-IfMatch = Annotated[int | None, Depends(get_if_match)]
 PreferDep = Annotated[Prefer, Depends(get_prefer)]
 FhirBody = Annotated[dict[str, Any], Depends(fhir_body)]
 PatchBody = Annotated[Any, Depends(patch_body)]

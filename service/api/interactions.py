@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl
 from profiles.issues import Issue, errors
 from profiles.validate import validate_resource
 from service.api.json_patch import apply_patch
+from service.api.references import literal_references
 from service.api.searchset import ParsedSearch, parse_search, query_pairs
 from service.errors import (
     BadRequest,
@@ -28,7 +29,14 @@ from service.errors import (
 )
 from service.store.db import Store
 from service.store.errors import ClaimTaken
-from service.store.model import Caller, HistoryPage, NewResource, SearchPage, StoredResource
+from service.store.model import (
+    Caller,
+    HistoryPage,
+    NewResource,
+    SearchPage,
+    StoredResource,
+    Updated,
+)
 from service.store.repository import Repository
 from service.store.search_params import RESOURCE_TYPES, SEARCH_PARAMS
 from service.workflow import feedback, referrals, tasks
@@ -79,15 +87,25 @@ def with_new_id(content: Mapping[str, Any]) -> dict[str, Any]:
     return fresh
 
 
-def conditional(resource_type: str, if_none_exist: str, max_count: int) -> ParsedSearch:
-    """`If-None-Exist: identifier=sys|val` (or `Type?...`) as a strict search."""
+def conditional(
+    resource_type: str, if_none_exist: str, max_count: int, base_url: str = ""
+) -> ParsedSearch:
+    """`If-None-Exist: identifier=sys|val` (or `Type?...`) as a strict search; a reference
+    value absolute on our base (`subject=<base>/Patient/1`) is searched (and claimed) as
+    `Patient/1`, as in a search."""
     _, _, query = if_none_exist.rpartition("?")
     pairs = parse_qsl(query, keep_blank_values=True)
     if not pairs:
         raise BadRequest.of(f"If-None-Exist {if_none_exist!r} holds no search parameters")
     known = SEARCH_PARAMS.get(resource_type, {})
     parsed = parse_search(
-        resource_type, pairs, known, default_count=2, max_count=max_count, handling="strict"
+        resource_type,
+        pairs,
+        known,
+        default_count=2,
+        max_count=max_count,
+        handling="strict",
+        base_url=base_url,
     )
     return replace(parsed, query=replace(parsed.query, count=2, offset=0, sort=(), summary=None))
 
@@ -117,7 +135,7 @@ async def create(
     issues = check_valid(content)
     new = with_new_id(content)
     kind = new["resourceType"]
-    parsed = conditional(kind, if_none_exist, 2) if if_none_exist else None
+    parsed = conditional(kind, if_none_exist, 2, base_url) if if_none_exist else None
     one_shot = parsed is None and one_statement(new)
     try:
         async with store.one_shot(caller) if one_shot else store.begin(caller) as repo:
@@ -176,37 +194,49 @@ async def update(
     issues = check_valid(content)
     async with store.begin(caller) as repo:
         try:
-            stored = await write_update(repo, resource_type, rid, content, expected)
+            done = await write_update(repo, resource_type, rid, content, expected)
         except NotFound as exc:
+            if organisation_caller(caller):
+                raise  # unknown and not-yours alike: the 404 a read gives
             raise no_update_create(resource_type, rid) from exc
-    return Written(stored, created=False, issues=issues)
+    return Written(done.stored, created=done.recreated, issues=issues)
 
 
 async def write_update(
     repo: Repository, resource_type: str, rid: str, content: Mapping[str, Any], expected: int | None
-) -> StoredResource:
+) -> Updated:
     """A validated update in the caller's transaction; a Task goes through its status
-    machine (service/workflow/tasks.py)."""
+    machine (service/workflow/tasks.py; a deleted Task stays 410, so never re-created).
+    `recreated`: the update replaced a deletion (201)."""
     if resource_type == "Task":
-        return await tasks.change_task(repo, rid, content, expected)
+        return Updated(await tasks.change_task(repo, rid, content, expected))
     roles = await resolve_roles(repo, content, {})
-    return await repo.update(resource_type, rid, dict(content), orgs_of(content, roles), expected)
+    orgs = orgs_of(content, roles)
+    return await repo.update_reporting(resource_type, rid, dict(content), orgs, expected)
 
 
 async def patch(
-    store: Store, caller: Caller, ref: tuple[str, str], operations: Any, expected: int | None
+    store: Store,
+    caller: Caller,
+    ref: tuple[str, str],
+    operations: Any,
+    expected: int | None,
+    base_url: str = "",
 ) -> Written:
     """JSON Patch: read, apply, validate, then the same path as an update (one transaction;
-    the patch applies to the version it read, and If-Match still guards it)."""
+    the patch applies to the version it read, and If-Match still guards it). The result's
+    references are checked as a PUT body's: a conditional one is 400, one absolute on our
+    base is stored relative."""
     resource_type, rid = ref
     async with store.begin(caller) as repo:
         current = await repo.read(resource_type, rid)
         content = apply_patch(current.content, operations)
         if content.get("id") != rid or content.get("resourceType") != resource_type:
             raise Unprocessable.of("a patch may not change id or resourceType", code="invariant")
+        content = literal_references(content, base_url)
         issues = check_valid(content)
-        stored = await write_update(repo, resource_type, rid, content, _guard(expected, current))
-    return Written(stored, created=False, issues=issues)
+        done = await write_update(repo, resource_type, rid, content, _guard(expected, current))
+    return Written(done.stored, created=False, issues=issues)
 
 
 def _guard(expected: int | None, current: StoredResource) -> int | None:
@@ -216,9 +246,18 @@ def _guard(expected: int | None, current: StoredResource) -> int | None:
     return expected if expected is not None else current.version_id
 
 
+def organisation_caller(caller: Caller) -> bool:
+    """An update of an id such a caller does not find answers the 404 a read gives: unknown
+    and not-yours alike, so the status never tells that a hidden resource exists (HAPI and
+    Medplum answer 404 for what the caller cannot see). Only the system, which sees
+    everything, gets `no_update_create`'s 405 (the id is truly unknown)."""
+    return caller.org_refs is not None
+
+
 def no_update_create(resource_type: str, rid: str) -> FhirError:
     """R4 http.html#update: 405 when the resource did not exist and the server does not
-    allow client-defined ids (CapabilityStatement updateCreate = false)."""
+    allow client-defined ids (CapabilityStatement updateCreate = false); for the system
+    caller only (`organisation_caller`)."""
     return MethodNotAllowed.of(
         f"{resource_type}/{rid} does not exist and this server assigns ids (updateCreate is "
         "false): create it with POST",

@@ -167,7 +167,7 @@ async def update(
     ref = (resource_type, rid)
     expected = await versions.expected_version(store, caller, ref, if_match)
     done = await interactions.update(store, caller, ref, content, expected)
-    status = 201 if await versions.recreated(store, caller, done.stored) else 200
+    status = 201 if done.created else 200
     return written_response(links, done.stored, status=status, prefer=prefer, issues=done.issues)
 
 
@@ -178,6 +178,7 @@ async def patch(
     operations: PatchBody,
     store: AppStore,
     caller: CallerDep,
+    conf: Conf,
     links: Links,
     prefer: PreferDep,
     if_match: IfMatchAny,
@@ -185,7 +186,7 @@ async def patch(
     """JSON Patch (http.html#patch); a Task change follows its status machine."""
     ref = (resource_type, rid)
     expected = await versions.expected_version(store, caller, ref, if_match)
-    done = await interactions.patch(store, caller, ref, operations, expected)
+    done = await interactions.patch(store, caller, ref, operations, expected, conf.base_url)
     return written_response(links, done.stored, status=200, prefer=prefer, issues=done.issues)
 
 

@@ -52,7 +52,7 @@ from service.errors import (
 from service.settings import Settings
 from service.store.db import Store
 from service.store.errors import ClaimTaken
-from service.store.model import Caller, NewResource, StoredResource
+from service.store.model import Caller, NewResource, StoredResource, Updated
 from service.store.repository import Repository
 from service.store.search_params import SEARCH_PARAMS
 from service.workflow import feedback, tasks
@@ -117,7 +117,7 @@ def plan(entries: list[Entry], max_count: int, base_url: str = "") -> Plan:
             with at(entry):
                 query = mapped_query(entry.if_none_exist, mapping)
                 out.conditions[entry.index] = interactions.conditional(
-                    entry.resource_type, query, max_count
+                    entry.resource_type, query, max_count, base_url
                 )
     for index, ref in out.refs.items():
         entry = out.entry(index)
@@ -125,7 +125,7 @@ def plan(entries: list[Entry], max_count: int, base_url: str = "") -> Plan:
         fresh = interactions.with_new_id(body) if entry.method == "POST" else dict(body)
         content = rewrite_references(fresh | {"id": ref.split("/")[1]}, mapping)
         out.contents[index] = localise_references(content, base_url)
-        _conditional_references(out, entry, max_count)
+        _conditional_references(out, entry, max_count, base_url)
     _validate(out)
     return out
 
@@ -141,7 +141,7 @@ def mapped_query(query: str, mapping: Mapping[str, str]) -> str:
     return f"{head}{mark}{urlencode(pairs, safe='|:/,')}"
 
 
-def _conditional_references(p: Plan, entry: Entry, max_count: int) -> None:
+def _conditional_references(p: Plan, entry: Entry, max_count: int, base_url: str) -> None:
     """Parse each `Type?query` reference of the entry (400 when malformed)."""
     content = p.contents[entry.index]
     rtype = str(content.get("resourceType"))
@@ -153,7 +153,8 @@ def _conditional_references(p: Plan, entry: Entry, max_count: int) -> None:
         try:
             interactions.check_type(kind)
             check_criteria(ref, "a conditional reference")
-            p.searches[ref] = (interactions.conditional(kind, ref, max_count), where)
+            parsed = interactions.conditional(kind, ref, max_count, base_url)
+            p.searches[ref] = (parsed, where)
         except FhirError as exc:
             raise BadRequest(*(rebase(i, where) for i in exc.issues)) from exc
 
@@ -308,14 +309,16 @@ async def _update(repo: Repository, p: Plan, entry: Entry, content: dict[str, An
         expected = await versions.expected_in(repo, (kind, rid), entry.if_match)
         try:
             if kind == "Task":
-                stored = await tasks.change_task(repo, rid, content, expected)
+                done = Updated(await tasks.change_task(repo, rid, content, expected))
             else:
                 orgs = orgs_of(content, await resolve_roles(repo, content, known))
-                stored = await repo.update(kind, rid, content, orgs, expected)
+                done = await repo.update_reporting(kind, rid, content, orgs, expected)
         except NotFound as exc:
+            if interactions.organisation_caller(repo.caller):
+                raise
             raise interactions.no_update_create(kind, rid) from exc
-    status = 201 if await repo.recreated(stored) else 200
-    return EntryResult(entry, status, stored, issues=p.issues[entry.index])
+    status = 201 if done.recreated else 200
+    return EntryResult(entry, status, done.stored, issues=p.issues[entry.index])
 
 
 async def _get(repo: Repository, ctx: Context, entry: Entry) -> EntryResult:

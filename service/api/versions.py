@@ -1,6 +1,6 @@
-"""Version-aware interactions beside `interactions.py`: history `_since`, `If-Match` with
-`*` or a list of ETags (RFC 9110 13.1.1), and telling an update that re-created a deleted
-resource (201, as HAPI answers) from a plain one (200)."""
+"""Version-aware interactions beside `interactions.py`: history `_since` and `If-Match`
+with `*` or a list of ETags (RFC 9110 13.1.1). (An update that re-created a deleted
+resource, 201 as HAPI answers, is told by `Repository.update_reporting` itself.)"""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from service.api.headers import VersionMatch
 from service.errors import BadRequest, Gone, NotFound
 from service.store.dates import InvalidDate, date_range
 from service.store.db import Store
-from service.store.model import Caller, HistoryPage, StoredResource
+from service.store.model import Caller, HistoryPage
 from service.store.repository import Repository
 
 Ref = tuple[str, str]
@@ -41,13 +41,6 @@ async def expected_version(
         return None if match is None else match.single
     async with store.begin(caller, readonly=True) as repo:
         return await expected_in(repo, ref, match)
-
-
-async def recreated(store: Store, caller: Caller, stored: StoredResource) -> bool:
-    if stored.version_id < 2:
-        return False
-    async with store.begin(caller, readonly=True) as repo:
-        return await repo.recreated(stored)
 
 
 def parse_since(values: list[str]) -> datetime | None:

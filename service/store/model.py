@@ -38,6 +38,15 @@ class StoredResource:
 
 
 @dataclass(frozen=True, slots=True)
+class Updated:
+    """`Repository.update_reporting`: the new current version, and whether the version it
+    replaced was a deletion (the update re-created the resource: 201, as HAPI answers)."""
+
+    stored: StoredResource
+    recreated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class NewResource:
     """One resource to create. `content["id"]` is already the server-assigned UUID."""
 

@@ -24,6 +24,7 @@ from service.store.model import (
     SearchPage,
     SearchQuery,
     StoredResource,
+    Updated,
 )
 from service.store.rows import deleted_rows, version_rows
 from service.store.tables import conditional_claims, resource_history, resource_orgs, resources
@@ -109,25 +110,27 @@ class Repository:
         orgs: frozenset[str],
         expected_version: int | None = None,
     ) -> StoredResource:
-        """The new current version (also after a deletion: `recreated` tells). The update
-        frees the resource's conditional-create claims, not its identity claims (claims.py)."""
+        """The new current version (also after a deletion). The update frees the
+        resource's conditional-create claims, not its identity claims (claims.py)."""
+        done = await self.update_reporting(resource_type, id, content, orgs, expected_version)
+        return done.stored
+
+    async def update_reporting(
+        self,
+        resource_type: str,
+        id: str,
+        content: dict[str, Any],
+        orgs: frozenset[str],
+        expected_version: int | None = None,
+    ) -> Updated:
+        """`update`, also telling whether the replaced current version was a deletion
+        (read from the row it locks: no second query)."""
         self._require_transaction()
-        version, _deleted = await self._lock_current(resource_type, id, expected_version)
+        version, deleted = await self._lock_current(resource_type, id, expected_version)
         rows = version_rows(content, id, version + 1, self.now, orgs)
         await writes.replace_version(self._conn, rows, keep_orgs=False)
         await claims.drop_conditional_claims(self._conn, resource_type, id)
-        return rows.stored
-
-    async def recreated(self, stored: StoredResource) -> bool:
-        """Whether `stored` is the first live version after a deletion (an update that
-        re-created the resource: 201, as HAPI answers)."""
-        h = resource_history.c
-        previous = select(h.deleted).where(
-            h.resource_type == stored.resource_type,
-            h.id == stored.id,
-            h.version_id == stored.version_id - 1,
-        )
-        return bool(await self._conn.scalar(previous))
+        return Updated(rows.stored, recreated=deleted)
 
     async def delete(
         self, resource_type: str, id: str, expected_version: int | None = None

@@ -112,6 +112,7 @@ _SPECIFIC: Final[dict[str, list[SearchParamDef]]] = {
         reference("focus", "Task.focus", "focus"),
         token("business-status", "Task.businessStatus", "businessStatus"),
         date("modified", "Task.lastModified", "lastModified"),
+        date("authored-on", "Task.authoredOn", "authoredOn"),  # _sort: a referral's chain
         reference("requester", "Task.requester", "requester"),
         reference("patient", "Task.for.where(resolve() is Patient)", "for", only="Patient"),
         reference("part-of", "Task.partOf", "partOf"),

@@ -98,9 +98,8 @@ async def test_foreign_organisation_cannot_see_or_change_the_task(kit: Kit) -> N
     _, task = await referral_task(kit)
     stranger = await kit.post(kit.organization("Annen klinikk"))
     foreign = f"Organization/{stranger['id']}"
-    # Isolation: not yours is the same as absent (STYLE.md 2): PUT of an unknown id is 405
-    # (updateCreate false), PATCH and GET 404.
-    kit.outcome(await put(kit, task, foreign, status="accepted"), 405)
+    # Isolation: not yours is the same as absent (STYLE.md 2): PUT, PATCH and GET all 404.
+    kit.outcome(await put(kit, task, foreign, status="accepted"), 404)
     ops = [{"op": "replace", "path": "/status", "value": "accepted"}]
     headers = acting(foreign, 1, **PATCH)
     r = await kit.api.patch(f"Task/{task['id']}", content=_json(ops), headers=headers)
