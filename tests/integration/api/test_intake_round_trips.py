@@ -64,12 +64,12 @@ def app_store(api_app: FastAPI) -> Store:
     return store
 
 
+@pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)  # its budget
 async def test_referral_naming_its_clinic_is_two_statements(
     api: httpx.AsyncClient, api_app: FastAPI, kit: Kit
 ) -> None:
     store = app_store(api_app)
-    if store.dialect != "postgresql":
-        pytest.skip("the round-trip budget is PostgreSQL's (SQLite: one local transaction)")
+    assert store.dialect == "postgresql"
     refs = await kit.gp_and_clinic()
     await kit.post(kit.referral(refs["patient"], refs["role"], refs["clinic"], "warm-up"))
     with sent_statements(store) as sent:
@@ -80,13 +80,13 @@ async def test_referral_naming_its_clinic_is_two_statements(
     assert await kit.count("Task", {"owner": refs["clinic"]}) == 2
 
 
+@pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)  # its budget
 async def test_one_shot_checks_out_no_engine_connection(
     api: httpx.AsyncClient, api_app: FastAPI, kit: Kit
 ) -> None:
     """The hot path takes its connection from the plain asyncpg pool, not the engine's."""
     store = app_store(api_app)
-    if store.dialect != "postgresql":
-        pytest.skip("the plain asyncpg pool is PostgreSQL's")
+    assert store.dialect == "postgresql"
     refs = await kit.gp_and_clinic()
     checkouts: list[Any] = []
 
@@ -117,12 +117,12 @@ async def test_duplicate_referral_in_one_shot_mode_still_answers_with_the_first(
     assert await kit.count("Task") == 1 and await kit.count("ServiceRequest") == 1
 
 
+@pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)  # its budget
 async def test_conditional_create_keeps_its_transaction(
     api: httpx.AsyncClient, api_app: FastAPI, kit: Kit
 ) -> None:
     store = app_store(api_app)
-    if store.dialect != "postgresql":
-        pytest.skip("statement logging through asyncpg")
+    assert store.dialect == "postgresql"
     refs = await kit.gp_and_clinic()
     body = kit.referral(refs["patient"], refs["role"], refs["clinic"], "R-cond")
     with sent_statements(store) as sent:
