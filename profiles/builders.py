@@ -2,8 +2,13 @@
 
 `feedback_message` wraps an AssessmentFeedback (a DiagnosticReport and what it references)
 in a FHIR message Bundle: `type` message, `id` = the message id (= the outbox row id, so a
-receiver can spot a resend), a MessageHeader first whose `focus` is the DiagnosticReport.
-Every `fullUrl` is absolute (`{source_url}/{type}/{id}`).
+receiver can spot a resend) and `identifier` = `urn:uuid:<message id>` (system
+urn:ietf:rfc:3986, as the MedCom and ADHA message profiles require), a MessageHeader first
+whose `focus` is the DiagnosticReport, then the report, its Observations/CarePlans, then
+what they reference (`referenced`: the Patient, the referral ServiceRequest, the performer
+Organization, the requester PractitionerRole and Practitioner, the GP's Organization), so
+the receiver resolves every reference inside the message. Each resource once; every
+`fullUrl` is absolute (`{source_url}/{type}/{id}`).
 """
 
 from __future__ import annotations
@@ -14,7 +19,9 @@ from typing import Any, Final
 
 from profiles.canonical import BASE
 
-__all__ = ["FEEDBACK_EVENT", "MESSAGE_EVENTS", "feedback_message"]
+__all__ = ["FEEDBACK_EVENT", "MESSAGE_EVENTS", "URI_SYSTEM", "feedback_message"]
+
+URI_SYSTEM: Final = "urn:ietf:rfc:3986"
 
 MESSAGE_EVENTS: Final = f"{BASE}/CodeSystem/message-events"
 FEEDBACK_EVENT: Final = {
@@ -33,15 +40,18 @@ def feedback_message(
     receiver_org: str,
     destination_endpoint_url: str,
     source_url: str,
+    referenced: Iterable[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """`sender_org` / `receiver_org`: references (`Organization/<id>`); `source_url`: our
-    FHIR base, also MessageHeader.source.endpoint."""
+    FHIR base, also MessageHeader.source.endpoint; `referenced`: what the report, its
+    results and the header reference, placed after them."""
     base = source_url.rstrip("/")
-    resources = _unique([report, *included_resources])
+    resources = _unique([report, *included_resources, *referenced])
     header = _header(message_id, report, sender_org, receiver_org, destination_endpoint_url, base)
     return {
         "resourceType": "Bundle",
         "id": message_id,
+        "identifier": {"system": URI_SYSTEM, "value": f"urn:uuid:{message_id}"},
         "type": "message",
         "timestamp": _instant(now),
         "entry": [_entry(base, header), *(_entry(base, r) for r in resources)],

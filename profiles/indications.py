@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from profiles import canonical as c
+from profiles.codings import codings
 from profiles.imaging import INDICATION_CODES, LUMBAR_PROCEDURES, LUMBAR_SITE, MODALITIES
 from profiles.issues import Issue
 from profiles.rules import Context
@@ -35,17 +36,8 @@ MESSAGE: Final = (
 _SNOMED_MODALITIES: Final = frozenset(code for code, _d in MODALITIES.values())
 
 
-def _codings(concepts: Any) -> Iterator[Mapping[str, Any]]:
-    """The codings of a CodeableConcept or of a list of them."""
-    for concept in concepts if isinstance(concepts, list) else [concepts]:
-        codings = concept.get("coding") if isinstance(concept, dict) else None
-        for coding in codings if isinstance(codings, list) else []:
-            if isinstance(coding, dict):
-                yield coding
-
-
 def _has(concepts: Any, system: str, codes: frozenset[str]) -> bool:
-    return any(x.get("system") == system and x.get("code") in codes for x in _codings(concepts))
+    return any(x.get("system") == system and x.get("code") in codes for x in codings(concepts))
 
 
 def is_lumbar_imaging(item: Mapping[str, Any]) -> bool:
@@ -55,7 +47,7 @@ def is_lumbar_imaging(item: Mapping[str, Any]) -> bool:
     if _has(code, c.IMAGING_PROCEDURE, LUMBAR_PROCEDURES):
         return True
     imaging = _has(code, c.SNOMED, _SNOMED_MODALITIES) or any(
-        x.get("system") == c.IMAGING_PROCEDURE for x in _codings(code))
+        x.get("system") == c.IMAGING_PROCEDURE for x in codings(code))
     return imaging and _has(item.get("bodySite"), c.SNOMED, frozenset({LUMBAR_SITE}))
 
 

@@ -15,6 +15,7 @@ from importlib.resources.abc import Traversable
 from typing import Any, Final
 
 from profiles import canonical, r4_core
+from profiles.codings import codings
 from profiles.differential import compile_profile, core_type
 from profiles.rules import RuleTree, merge
 from profiles.terminology import Expansion, expand
@@ -128,17 +129,9 @@ def default_profiles(resource_type: str,
     return DEFAULT_PROFILES.get(resource_type, ())
 
 
-def _codings(concepts: Any) -> Iterator[Mapping[str, Any]]:
-    for concept in concepts if isinstance(concepts, list) else [concepts]:
-        codings = concept.get("coding") if isinstance(concept, dict) else None
-        for coding in codings if isinstance(codings, list) else []:
-            if isinstance(coding, dict):
-                yield coding
-
-
 def _has_coding(concepts: Any, system: str, code: str | None) -> bool:
     return any(x.get("system") == system and (code is None or x.get("code") == code)
-               for x in _codings(concepts))
+               for x in codings(concepts))
 
 
 def _recommends(careplan: Mapping[str, Any]) -> bool:
@@ -158,7 +151,7 @@ def _is_imaging_request(resource: Mapping[str, Any]) -> bool:
 
 
 def _observation_profile(resource: Mapping[str, Any]) -> tuple[str, ...]:
-    for coding in _codings(resource.get("code")):
+    for coding in codings(resource.get("code")):
         system, code = coding.get("system"), coding.get("code")
         if isinstance(system, str):
             found = OBSERVATION_PROFILES.get((system, None)) or OBSERVATION_PROFILES.get(

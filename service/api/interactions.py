@@ -39,7 +39,7 @@ from service.store.model import (
 )
 from service.store.repository import Repository
 from service.store.search_params import RESOURCE_TYPES, SEARCH_PARAMS
-from service.workflow import feedback, referrals, tasks
+from service.workflow import deletion, feedback, referrals, tasks
 from service.workflow.intake import one_statement, prepare_create
 from service.workflow.ownership import orgs_of, resolve_roles
 
@@ -278,7 +278,9 @@ async def vread(store: Store, caller: Caller, ref: tuple[str, str], version: int
 async def delete(
     store: Store, caller: Caller, resource_type: str, rid: str, expected: int | None
 ) -> StoredResource | None:
+    """A Task, or a referral with its Task, is 405 (`deletion.check_delete`)."""
     async with store.begin(caller) as repo:
+        await deletion.check_delete(repo, resource_type, rid)
         return await repo.delete(resource_type, rid, expected)
 
 

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from profiles import canonical
+from service.workflow.deletion import UNDELETABLE
 
 INTERACTIONS = (
     "read", "vread", "update", "patch", "delete", "history-instance", "create", "search-type"
@@ -81,7 +82,11 @@ def _resource(
     if supported:
         out["supportedProfile"] = list(supported)
     return out | {
-        "interaction": [{"code": code} for code in INTERACTIONS],
+        "interaction": [
+            {"code": code}
+            for code in INTERACTIONS
+            if not (code == "delete" and rtype in UNDELETABLE)
+        ],
         "versioning": "versioned-update",
         "readHistory": True,
         "updateCreate": False,

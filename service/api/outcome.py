@@ -39,8 +39,16 @@ _CODES = {
 
 
 async def on_fhir_error(request: Request, exc: Exception) -> FhirResponse:
+    """A 405 raised by an interaction carries `Allow`: the path's methods, without the
+    write refused for this resource (DELETE of a Task, PUT of an unknown id); a transaction
+    failing with an entry's 405 keeps `POST` (the Bundle's method is allowed)."""
     assert isinstance(exc, FhirError)
-    return outcome_response(exc.issues, exc.status)
+    response = outcome_response(exc.issues, exc.status)
+    if exc.status == 405:
+        refused = request.method if request.method in ("PUT", "PATCH", "DELETE") else None
+        allowed = [m for m in allowed_methods(request) if m != refused]
+        response.headers["Allow"] = ", ".join(allowed)
+    return response
 
 
 async def on_http_error(request: Request, exc: Exception) -> FhirResponse:

@@ -55,7 +55,7 @@ from service.store.errors import ClaimTaken
 from service.store.model import Caller, NewResource, StoredResource, Updated
 from service.store.repository import Repository
 from service.store.search_params import SEARCH_PARAMS
-from service.workflow import feedback, tasks
+from service.workflow import deletion, feedback, tasks
 from service.workflow.intake import prepare_create
 from service.workflow.ownership import orgs_of, resolve_roles
 
@@ -210,6 +210,7 @@ async def _execute(repo: Repository, ctx: Context, p: Plan, taken: set[Claim]) -
 async def _delete(repo: Repository, entry: Entry) -> EntryResult:
     with at(entry):
         kind, _, rid = entry.path.partition("/")
+        await deletion.check_delete(repo, kind, rid)
         expected = await versions.expected_in(repo, (kind, rid), entry.if_match)
         return EntryResult(entry, 204, await repo.delete(kind, rid, expected))
 
@@ -294,12 +295,30 @@ async def _create(
 ) -> list[EntryResult]:
     flat = [item for group in items.values() for item in group]
     stored = await repo.create_many(flat) if flat else []
-    await feedback.accept_feedback(repo, stored, base_url)
+    try:
+        await feedback.accept_feedback(repo, stored, base_url)
+    except FhirError as exc:
+        moved = _at_entry(exc, p, items, stored)
+        if moved is exc:
+            raise
+        raise moved from exc
     results, position = [], 0
     for index, group in items.items():
         results.append(EntryResult(p.entry(index), 201, stored[position], issues=p.issues[index]))
         position += len(group)
     return results + [EntryResult(p.entry(i), 200, found) for i, found in existing.items()]
+
+
+def _at_entry(
+    exc: FhirError, p: Plan, items: dict[int, list[NewResource]], stored: list[StoredResource]
+) -> FhirError:
+    """A feedback refusal about a created resource, pointed at that resource's entry."""
+    about, position = feedback.about_of(exc), 0
+    for index, group in items.items():
+        if about in {s.ref for s in stored[position : position + len(group)]}:
+            return rebased(exc, p.entry(index).where)
+        position += len(group)
+    return exc
 
 
 async def _update(repo: Repository, p: Plan, entry: Entry, content: dict[str, Any]) -> EntryResult:

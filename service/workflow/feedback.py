@@ -17,7 +17,19 @@ basedOn a ServiceRequest that has ReferralTasks:
    after commit. No Endpoint: the Task still completes, with businessStatus
    `delivery-failed` and a text saying the GP can pull the report;
 4. the requester's and the clinic's organisations may read what the clinic sent (the GP
-   pulls with `GET /DiagnosticReport?based-on=ServiceRequest/<id>`).
+   pulls with `GET /DiagnosticReport?based-on=ServiceRequest/<id>`): the resources created
+   in this request only, never a resource that existed before it (that keeps its own
+   organisations).
+
+Before any of that (a refusal rolls the whole request back, nothing stored):
+- every `DiagnosticReport.result` must resolve as the CALLER sees it (a reference to
+  something unknown, deleted, hidden from the caller or on another server: 422, expression
+  `DiagnosticReport.result[i]`, the same answer for all, so it never tells a hidden resource
+  exists);
+- the report's subject, and the subjects of the Observations, CarePlans and
+  QuestionnaireResponses it brings or references, must be the referral's subject (422 at
+  the offending `<Type>.subject`, or `DiagnosticReport.result[i]` for a referenced one).
+In a transaction the error names the entry (`Bundle.entry[i].resource...`, `FeedbackError`).
 """
 
 from __future__ import annotations
@@ -29,18 +41,21 @@ from typing import Any, Final
 
 from profiles import canonical
 from profiles.builders import FEEDBACK_EVENT, feedback_message
-from service.errors import Conflict, Gone, NotFound
+from profiles.issues import Issue
+from service.errors import Conflict, FhirError, Gone, NotFound, Unprocessable
 from service.store import outbox, workload
 from service.store.model import SearchParam, SearchQuery, StoredResource
 from service.store.repository import Repository
 from service.workflow import after_commit, ownership, task_states
 from service.workflow.access import as_system, task_parties
 from service.workflow.delivery_policy import message_url
+from service.workflow.ownership import read_content
 from service.workflow.task_states import Party
 
 __all__ = [
     "FEEDBACK_OUTPUT",
     "Completion",
+    "about_of",
     "accept_feedback",
     "completed_task",
     "referral_of",
@@ -89,6 +104,23 @@ def _conflict(message: str, expression: str = "DiagnosticReport.basedOn") -> Con
     return Conflict(*Conflict.of(message, expression, code="business-rule").issues)
 
 
+def _about(error: FhirError, ref: str) -> FhirError:
+    """Mark which created resource an error is about (its expressions are rooted at that
+    resource's type), so a transaction can point the error at its entry (`about_of`)."""
+    error.about = ref  # type: ignore[attr-defined]
+    return error
+
+
+def about_of(error: FhirError) -> str | None:
+    """`Type/id` of the created resource a feedback refusal is about, if any."""
+    about = getattr(error, "about", None)
+    return about if isinstance(about, str) else None
+
+
+def _unprocessable(code: str, expression: str, message: str) -> Unprocessable:
+    return Unprocessable(Issue("error", code, expression, message))
+
+
 async def accept_feedback(
     repo: Repository, created: Sequence[StoredResource], base_url: str
 ) -> list[Completion]:
@@ -105,21 +137,31 @@ async def _accept(
 ) -> Completion:
     system = as_system(repo)
     kind, rid = referral_of(report.content) or ("", "")
-    task = await _open_task(system, f"{kind}/{rid}")
-    roles = await ownership.resolve_roles(system, task.content, {})
-    parties = task_parties(task.content, roles)
-    await _check_submitter(repo, report.content, parties["owner"])
-    referral = await system.read(kind, rid)
-    included = await _included(system, report, created)
+    try:
+        task = await _open_task(system, f"{kind}/{rid}")
+        roles = await ownership.resolve_roles(system, task.content, {})
+        parties = task_parties(task.content, roles)
+        await _check_submitter(repo, report.content, parties["owner"])
+        referral = await system.read(kind, rid)
+        # The caller's view: a result the caller cannot see is refused, never shared.
+        included, cited = await _included(repo, report, created)
+    except FhirError as exc:
+        _about(exc, report.ref)
+        raise
+    _check_subjects(referral.content, report, included, cited)
     orgs = [org for org in (parties["owner"], parties["requester"]) if org]
-    shared = (report, *included)
+    mine = {r.ref for r in created}
+    shared = [r for r in (report, *included) if r.ref in mine]  # created in this request
     await workload.grant_many(
         system.connection, [(r.resource_type, r.id, org) for r in shared for org in orgs]
     )
     endpoint = await gp_endpoint(system, referral.content)
     message_id = None
     if endpoint is not None:
-        message_id = await _queue(system, report, included, parties, endpoint, task, base_url)
+        context = await _context(system, referral.content, report.content, parties)
+        message_id = await _queue(
+            system, report, (included, context), parties, endpoint, task, base_url
+        )
     note = None if endpoint else (
         "No Endpoint for the referring GP: the feedback cannot be delivered; the GP can "
         f"fetch it with GET DiagnosticReport?based-on={kind}/{rid}"
@@ -166,32 +208,113 @@ async def _check_submitter(
 
 async def _included(
     repo: Repository, report: StoredResource, created: Sequence[StoredResource]
-) -> list[StoredResource]:
-    """The feedback's other resources: created with it, or referenced as its results."""
+) -> tuple[list[StoredResource], dict[str, str]]:
+    """The feedback's other resources: created with it, or referenced as its results, read
+    as `repo`'s caller sees them; and `Type/id` -> `DiagnosticReport.result[i]` for the
+    referenced ones. A result that does not resolve for the caller is 422 at its path."""
     out = [r for r in created if r.resource_type in FEEDBACK_TYPES and r.ref != report.ref]
-    have = {r.ref for r in out}
-    for ref in report.content.get("result") or []:
-        target = ownership.local(str((ref or {}).get("reference") or ""))
-        if target and target not in have:
-            try:
-                out.append(await repo.read(*target.split("/", 1)))
-            except (NotFound, Gone):
-                continue
-            have.add(target)
+    mine = {r.ref for r in created}
+    cited: dict[str, str] = {}
+    for i, ref in enumerate(report.content.get("result") or []):
+        path = f"DiagnosticReport.result[{i}]"
+        target = str((ref or {}).get("reference") or "")
+        if not target or target.startswith("#") or target in mine or target in cited:
+            continue  # contained, created with the report, or already read
+        kind, _, rid = target.partition("/")
+        if not kind[:1].isupper() or not rid or "/" in rid or ":" in target:
+            raise _unprocessable(
+                "not-found", path,
+                f"{path} ({target}) must name a resource on this server or in the Bundle",
+            )
+        try:
+            found = await repo.read(kind, rid)
+        except (NotFound, Gone) as exc:
+            raise _unprocessable(
+                "not-found", path, f"{path}: {target} is not known (or not visible to you)"
+            ) from exc
+        out.append(found)
+        cited[target] = path
+    return out, cited
+
+
+def subject_of(resource: Mapping[str, Any]) -> str | None:
+    """Pure: the `Type/id` a resource's `subject` names (None without one)."""
+    ref = (resource.get("subject") or {}).get("reference")
+    return ownership.local(str(ref)) if ref else None
+
+
+def _check_subjects(
+    referral: Mapping[str, Any],
+    report: StoredResource,
+    included: Sequence[StoredResource],
+    cited: Mapping[str, str],
+) -> None:
+    """The report and everything it brings or cites are about the referral's patient."""
+    patient = subject_of(referral)
+    for item in (report, *included):
+        found = subject_of(item.content)
+        if found == patient:
+            continue
+        path = cited.get(item.ref, f"{item.resource_type}.subject")
+        said = f"{item.ref} is about {found or 'no subject'}" if item.ref in cited else (
+            f"{item.resource_type}.subject is {found or 'missing'}"
+        )
+        error = _unprocessable(
+            "business-rule", path, f"{said}: the referral's subject is {patient}"
+        )
+        raise _about(error, report.ref if item.ref in cited else item.ref)
+
+
+async def _context(
+    repo: Repository,
+    referral: Mapping[str, Any],
+    report: Mapping[str, Any],
+    parties: Mapping[Party, str | None],
+) -> list[StoredResource]:
+    """What the report and the message header reference, for the message Bundle: the
+    patient, the referral, the performer (and the clinic), the requester PractitionerRole
+    with its Practitioner, and the GP's organisation. Missing ones are left out."""
+    refs = [subject_of(referral), f"ServiceRequest/{referral['id']}"]
+    refs += [str(p.get("reference") or "") for p in report.get("performer") or []]
+    refs.append(parties["owner"])
+    requester = str((referral.get("requester") or {}).get("reference") or "")
+    refs.append(requester)
+    out: list[StoredResource] = []
+    for ref in refs:
+        found = await _read_local(repo, ref)
+        if found is None:
+            continue
+        out.append(found)
+        if found.resource_type == "PractitionerRole":
+            for name in ("practitioner", "organization"):
+                more = await _read_local(repo, (found.content.get(name) or {}).get("reference"))
+                out += [more] if more is not None else []
+    out += [r for r in [await _read_local(repo, parties["requester"])] if r is not None]
     return out
+
+
+async def _read_local(repo: Repository, ref: str | None) -> StoredResource | None:
+    kind, _, rid = (ref or "").partition("/")
+    if not kind[:1].isupper() or not rid or "/" in rid or ":" in kind:
+        return None  # not a `Type/id` on this server
+    try:
+        return await repo.read(kind, rid)
+    except (NotFound, Gone):
+        return None
 
 
 async def gp_endpoint(repo: Repository, referral: Mapping[str, Any]) -> dict[str, Any] | None:
     """Requester PractitionerRole.endpoint[0], else its organisation's Organization.endpoint[0],
     else an active Endpoint managed by that organisation."""
     requester = ownership.local(str((referral.get("requester") or {}).get("reference") or ""))
-    role = await _content(repo, requester) if requester.startswith("PractitionerRole/") else None
+    role = (await read_content(repo, requester)
+            if requester.startswith("PractitionerRole/") else None)
     org = ownership.role_org(role) if role else (
         requester if requester.startswith("Organization/") else None
     )
-    for holder in (role, await _content(repo, org) if org else None):
+    for holder in (role, await read_content(repo, org) if org else None):
         for ref in (holder or {}).get("endpoint") or []:
-            found = await _content(repo, ownership.local(str(ref.get("reference") or "")))
+            found = await read_content(repo, ownership.local(str(ref.get("reference") or "")))
             if found:
                 return found
     if org is None:
@@ -201,30 +324,22 @@ async def gp_endpoint(repo: Repository, referral: Mapping[str, Any]) -> dict[str
     return next((e for e in managed if e.get("status") == "active"), None)
 
 
-async def _content(repo: Repository, ref: str | None) -> dict[str, Any] | None:
-    kind, _, rid = (ref or "").partition("/")
-    if not kind or not rid:
-        return None
-    try:
-        return (await repo.read(kind, rid)).content
-    except (NotFound, Gone):
-        return None
-
-
 async def _queue(
     repo: Repository,
     report: StoredResource,
-    included: Sequence[StoredResource],
+    resources: tuple[Sequence[StoredResource], Sequence[StoredResource]],
     parties: Mapping[Party, str | None],
     endpoint: Mapping[str, Any],
     task: StoredResource,
     base_url: str,
 ) -> str:
+    """`resources`: (the feedback's other resources, what they reference: `_context`)."""
     message_id, url = str(uuid.uuid4()), message_url(endpoint)
     sender, receiver = parties["owner"] or "", parties["requester"] or ""
+    included, context = resources
     body = feedback_message(
         message_id, repo.now, report.content, [r.content for r in included], sender, receiver,
-        url, base_url,
+        url, base_url, referenced=[r.content for r in context],
     )
     focus = task.content["focus"]["reference"]
     await outbox.add(

@@ -80,15 +80,19 @@ async def resolve_roles(
     """PractitionerRole ref -> Organization ref, from `known` (a Bundle) or the store."""
     roles: dict[str, str] = {}
     for ref in sorted(role_refs(content)):
-        role = known.get(ref) or await _read(repo, ref)
+        role = known.get(ref) or await read_content(repo, ref)
         org = role_org(role) if role else None
         if org:
             roles[ref] = org
     return roles
 
 
-async def _read(repo: Reader, ref: str) -> Mapping[str, Any] | None:
-    kind, _, rid = ref.partition("/")
+async def read_content(repo: Reader, ref: str | None) -> dict[str, Any] | None:
+    """The content of the resource `ref` names (its `Type/id` tail); None when `ref` names
+    none, or the resource is not there (unknown or deleted)."""
+    kind, _, rid = local(ref or "").partition("/")
+    if not kind or not rid:
+        return None
     try:
         return (await repo.read(kind, rid)).content
     except (NotFound, Gone):

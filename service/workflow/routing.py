@@ -1,7 +1,9 @@
 """Choosing a clinic for a referral that names none, or after a rejection. Pure.
 
 Rules, in order: a candidate must take part in the scheme and must not have rejected this
-referral already (nor be farther than ``max_km`` when one is given); the rest are ranked
+referral already (nor be farther than ``max_km`` when one is given), and it must be in the
+patient's country when that is known (a referral never crosses a national border: the
+clinic's Location country must equal it); the rest are ranked
 nearest first (great-circle km from the patient's postal-code position, compared at
 0.1 km), then fewest open Tasks, then clinic reference (so equal input gives equal output).
 When the patient's position is unknown, distance is left out and load decides. The result
@@ -11,13 +13,23 @@ carries a human-readable explanation for the GP and the audit trail.
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
+from profiles import canonical
 from service.workflow.postcodes import Position
 
-__all__ = ["Candidate", "Excluded", "Ranked", "RoutingResult", "haversine_km", "rank_clinics"]
+__all__ = [
+    "Candidate",
+    "Excluded",
+    "Ranked",
+    "RoutingResult",
+    "country_code",
+    "haversine_km",
+    "patient_country",
+    "rank_clinics",
+]
 
 EARTH_RADIUS_KM: Final = 6371.0088  # mean Earth radius (IUGG)
 KM_DECIMALS: Final = 1  # distances are compared and shown at 0.1 km
@@ -25,6 +37,7 @@ KM_DECIMALS: Final = 1  # distances are compared and shown at 0.1 km
 NOT_IN_SCHEME: Final = "does not take part in the scheme"
 ALREADY_REJECTED: Final = "already rejected this referral"
 TOO_FAR: Final = "farther than {max_km:g} km"
+OTHER_COUNTRY: Final = "in {clinic} and the patient in {patient}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +46,7 @@ class Candidate:
     in_scheme: bool
     position: Position
     open_tasks: int
+    country: str | None = None  # ISO 3166 alpha-2 of the clinic's Location, upper case
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +73,44 @@ class RoutingResult:
         return self.ranked[0] if self.ranked else None
 
 
+# Names a Location or Patient address may give for the two countries of the scheme.
+COUNTRY_NAMES: Final = {
+    "NO": "NO", "NOR": "NO", "NORWAY": "NO", "NORGE": "NO", "NOREG": "NO",
+    "DK": "DK", "DNK": "DK", "DENMARK": "DK", "DANMARK": "DK",
+}
+# National person identifiers -> country (NO: every urn:oid:2.16.578.1.12.4.1.4.* system,
+# fødselsnummer, D-nummer, ...; DK: the CPR number).
+NO_PERSON_ARC: Final = "urn:oid:2.16.578.1.12.4.1.4."
+IDENTIFIER_COUNTRIES: Final = {canonical.DK_CPR: "DK"}
+
+
+def country_code(value: object) -> str | None:
+    """Pure: an address country as ISO 3166 alpha-2 upper case ("no", "Norge" -> "NO");
+    another two-letter code as given, upper case; None when empty or unreadable."""
+    text = str(value or "").strip().upper()
+    if text in COUNTRY_NAMES:
+        return COUNTRY_NAMES[text]
+    return text if len(text) == 2 and text.isalpha() else None
+
+
+def patient_country(patient: Mapping[str, Any] | None) -> str | None:
+    """Pure: Patient.address[0].country, else the country of its national identifier
+    (urn:oid:2.16.578.1.12.4.1.4.* NO, urn:oid:1.2.208.176.1.2 DK), else None."""
+    patient = patient or {}
+    addresses = patient.get("address") or []
+    first = addresses[0] if addresses and isinstance(addresses[0], dict) else {}
+    found = country_code(first.get("country"))
+    if found:
+        return found
+    for ident in patient.get("identifier") or []:
+        system = str((ident or {}).get("system") or "")
+        if system.startswith(NO_PERSON_ARC):
+            return "NO"
+        if system in IDENTIFIER_COUNTRIES:
+            return IDENTIFIER_COUNTRIES[system]
+    return None
+
+
 def haversine_km(a: Position, b: Position) -> float:
     lat1, lon1, lat2, lon2 = map(math.radians, (a.lat, a.lon, b.lat, b.lon))
     h = math.sin((lat2 - lat1) / 2) ** 2
@@ -71,13 +123,15 @@ def rank_clinics(
     patient: Position | None,
     rejected_by: Collection[str] = frozenset(),
     max_km: float | None = None,
+    country: str | None = None,
 ) -> RoutingResult:
-    """Rank the eligible candidates for one referral; see the module docstring."""
+    """Rank the eligible candidates for one referral; see the module docstring.
+    `country`: the patient's (None: unknown, no clinic is left out for its country)."""
     eligible: list[Ranked] = []
     excluded: list[Excluded] = []
     for cand in sorted(candidates, key=lambda c: c.clinic_ref):
         km = _km(cand, patient)
-        reason = _exclusion(cand, km, rejected_by, max_km)
+        reason = _exclusion(cand, km, rejected_by, max_km) or _abroad(cand, country)
         if reason:
             excluded.append(Excluded(cand.clinic_ref, reason))
         else:
@@ -100,6 +154,12 @@ def _exclusion(
     if max_km is not None and km is not None and km > max_km:
         return TOO_FAR.format(max_km=max_km)
     return None
+
+
+def _abroad(cand: Candidate, country: str | None) -> str | None:
+    if country is None or cand.country == country:
+        return None
+    return OTHER_COUNTRY.format(clinic=cand.country or "an unknown country", patient=country)
 
 
 def _rank_key(r: Ranked) -> tuple[float, int, str]:

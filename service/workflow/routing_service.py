@@ -24,13 +24,19 @@ from datetime import datetime
 from typing import Any, Final
 
 from profiles import canonical
-from service.errors import Gone, NotFound
+from service.errors import NotFound
 from service.store import workload
 from service.store.model import NewResource, SearchParam, SearchQuery, StoredResource
 from service.store.repository import Repository
 from service.workflow import ownership, postcodes, referrals
 from service.workflow.access import as_system
-from service.workflow.routing import Candidate, RoutingResult, rank_clinics
+from service.workflow.routing import (
+    Candidate,
+    RoutingResult,
+    country_code,
+    patient_country,
+    rank_clinics,
+)
 from service.workflow.task_states import OPEN
 
 __all__ = [
@@ -74,28 +80,23 @@ async def _all(repo: Repository, rtype: str, *params: SearchParam) -> list[Store
             return found
 
 
-async def _read(repo: Repository, ref: str | None) -> dict[str, Any] | None:
-    kind, _, rid = ownership.local(ref or "").partition("/")
-    if not kind or not rid:
-        return None
-    try:
-        return (await repo.read(kind, rid)).content
-    except (NotFound, Gone):
-        return None
-
-
-async def _position(repo: Repository, service: Mapping[str, Any]) -> postcodes.Position | None:
+async def _position(
+    repo: Repository, service: Mapping[str, Any]
+) -> tuple[postcodes.Position, str | None] | None:
+    """The first Location with a position: (position, its address country)."""
     for ref in service.get("location") or []:
-        place = (await _read(repo, ref.get("reference"))) or {}
+        place = (await ownership.read_content(repo, ref.get("reference"))) or {}
         where = place.get("position") or {}
         if isinstance(where.get("latitude"), int | float) and "longitude" in where:
-            return postcodes.Position(float(where["latitude"]), float(where["longitude"]))
+            at = postcodes.Position(float(where["latitude"]), float(where["longitude"]))
+            return at, country_code((place.get("address") or {}).get("country"))
     return None
 
 
 async def candidates(repo: Repository) -> list[Candidate]:
-    """Clinics with an active chiro-assessment HealthcareService and a Location position."""
-    found: dict[str, postcodes.Position] = {}
+    """Clinics with an active chiro-assessment HealthcareService and a Location position
+    (with the country of that Location's address)."""
+    found: dict[str, tuple[postcodes.Position, str | None]] = {}
     for service in await _all(repo, "HealthcareService", SearchParam("active", ("true",))):
         clinic = (service.content.get("providedBy") or {}).get("reference")
         if not clinic or not _offers_assessment(service.content) or clinic in found:
@@ -104,16 +105,25 @@ async def candidates(repo: Repository) -> list[Candidate]:
         if where is not None:
             found[ownership.local(clinic)] = where
     load = await workload.open_task_counts(repo.connection, found, OPEN)
-    return [Candidate(ref, True, pos, load.get(ref, 0)) for ref, pos in found.items()]
+    return [
+        Candidate(ref, True, pos, load.get(ref, 0), country)
+        for ref, (pos, country) in found.items()
+    ]
+
+
+async def _patient(
+    repo: Repository, referral: Mapping[str, Any], known: Mapping[str, Mapping[str, Any]]
+) -> Mapping[str, Any] | None:
+    ref = (referral.get("subject") or {}).get("reference")
+    patient = known.get(ownership.local(ref)) if ref else None
+    return patient or await ownership.read_content(repo, ref)
 
 
 async def patient_position(
     repo: Repository, referral: Mapping[str, Any], known: Mapping[str, Mapping[str, Any]]
 ) -> postcodes.Position | None:
     """Patient.address[0] postalCode + country of the referral's subject, if known."""
-    ref = (referral.get("subject") or {}).get("reference")
-    patient = known.get(ownership.local(ref)) if ref else None
-    patient = patient or await _read(repo, ref)
+    patient = await _patient(repo, referral, known)
     address = ((patient or {}).get("address") or [{}])[0]
     try:
         return postcodes.position(address.get("country") or "", address.get("postalCode") or "")
@@ -127,9 +137,12 @@ async def choose(
     rejected_by: frozenset[str] = frozenset(),
     known: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> RoutingResult:
+    """Rank the clinics for `referral`: only those in the patient's country
+    (`routing.patient_country`; unknown: every country)."""
     system = as_system(repo)
-    patient = await patient_position(system, referral, known or {})
-    return rank_clinics(await candidates(system), patient, rejected_by)
+    position = await patient_position(system, referral, known or {})
+    country = patient_country(await _patient(system, referral, known or {}))
+    return rank_clinics(await candidates(system), position, rejected_by, country=country)
 
 
 def routed_task(task: Mapping[str, Any], result: RoutingResult, now: datetime) -> dict[str, Any]:

@@ -9,6 +9,9 @@
 A rejected Task stays rejected: rerouting makes a new Task for the next clinic. Who may take
 an action is data too (`ACTION_PARTIES`), and so is which Task elements each party may
 change in a PUT (`MAY_CHANGE`): everything else is immutable once the Task exists.
+`complete` is the system's alone (the feedback intake completes the Task with the report as
+its output), and `businessStatus` and `output` are the service's: no client sets them. A
+closed Task (`TERMINAL`) takes no client change at all (`closed`, 409).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ __all__ = [
     "Party",
     "TaskStatus",
     "check_update",
+    "closed",
     "first_immutable_change",
     "is_open",
     "may_take",
@@ -91,26 +95,17 @@ ACTION_PARTIES: Final[Mapping[Action, frozenset[Party]]] = MappingProxyType(
         "start": frozenset({"owner"}),
         "hold": frozenset({"owner"}),
         "resume": frozenset({"owner"}),
-        "complete": frozenset({"owner", "system"}),  # system: on intake of the feedback Bundle
+        "complete": frozenset({"system"}),  # only the feedback intake completes a Task
         "cancel": frozenset({"requester"}),
         "fail": frozenset({"system"}),  # no clinic left, deadlines exhausted
     }
 )
 
-# Top-level Task elements a party may change in a PUT; meta and text are the server's.
+# Top-level Task elements a party may change in a PUT; meta and text are the server's, and
+# so are businessStatus and output (set by routing, the feedback intake and delivery).
 MAY_CHANGE: Final[Mapping[Party, frozenset[str]]] = MappingProxyType(
     {
-        "owner": frozenset(
-            {
-                "status",
-                "statusReason",
-                "businessStatus",
-                "lastModified",
-                "executionPeriod",
-                "output",
-                "note",
-            }
-        ),
+        "owner": frozenset({"status", "statusReason", "lastModified", "executionPeriod", "note"}),
         "requester": frozenset({"status", "statusReason", "lastModified", "note"}),
     }
 )
@@ -165,6 +160,14 @@ def _illegal(message: str) -> IllegalTransition:
 
 def is_open(status: TaskStatus) -> bool:
     return status in OPEN
+
+
+def closed(status: str) -> IllegalTransition | None:
+    """The refusal (409, expression Task.status) of any client change to a Task that is
+    closed (completed, rejected, cancelled, failed); None while it is open."""
+    if status in OPEN:
+        return None
+    return _illegal(f"the Task is closed ({status}): it takes no further change")
 
 
 def next_status(current: TaskStatus, action: Action) -> TaskStatus:

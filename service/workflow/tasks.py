@@ -5,9 +5,13 @@ In order, all before anything is written (a refusal changes nothing):
 2. an organisation must send `If-Match` (412 when missing, as R4 http.html#concurrency
    allows) and a stale version is 412;
 3. the caller must be the Task's owner or requester organisation (else 403 Forbidden);
-4. the status change must be a transition of `task_states` (409, expression Task.status)
-   that this party may take (403);
-5. the party may change only its `MAY_CHANGE` elements (422, expression Task.<element>).
+4. a closed Task (completed, rejected, cancelled, failed) takes no change from anyone, the
+   system caller included (409 business-rule, expression Task.status, "the Task is closed");
+   the service's own later writes (reroute marks, delivery escalation) do not come here;
+5. the status change must be a transition of `task_states` (409, expression Task.status)
+   that this party may take (403: `complete` is the feedback intake's alone);
+6. the party may change only its `MAY_CHANGE` elements (422, expression Task.<element>;
+   businessStatus and output are the service's).
 The accepted change is a new Task version (the history is the audit trail); a rejection
 reroutes the referral in the same transaction (`routing_service.reroute`).
 """
@@ -40,6 +44,9 @@ def check_change(
     if party is None:
         raise _forbidden("only the Task's owner or requester organisation may change it")
     status: TaskStatus = old["status"]
+    refusal = task_states.closed(status)
+    if refusal is not None:
+        raise refusal
     action = task_states.transition_for(status, str(new.get("status")))
     if action is not None and not task_states.may_take(party, action):
         raise _forbidden(f"the {party} may not {action} a Task", "Task.status")

@@ -10,50 +10,30 @@ queue's Redis keys deleted.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from collections.abc import Iterator
 
 import pytest
 import redis
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
-from service.store.migrate import upgrade
 from tests.e2e.harness import (
     FAST,
-    PG_URL,
     REDIS_URL,
     Production,
-    Receiver,
     clean_env,
     free_port,
     spawned,
     wait_http,
 )
-
-
-async def _admin(statement: str) -> None:
-    engine = create_async_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text(statement))
-    finally:
-        await engine.dispose()
+from tests.support.pg import private_database
+from tests.support.receiver import Receiver
 
 
 @pytest.fixture(scope="session")
 def e2e_database() -> Iterator[str]:
-    name = f"chiroref_e2e_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    try:
-        url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-        upgrade(url)
+    with private_database("chiroref_e2e") as url:
         yield url
-    finally:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(scope="session")

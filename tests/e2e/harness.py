@@ -1,8 +1,8 @@
-"""The pieces of the end-to-end tests: processes run as a user runs them, a GP receiver on
-127.0.0.1, a small directory loaded through the API, and the referral walk over HTTP.
+"""The pieces of the end-to-end tests: processes run as a user runs them, a small
+directory loaded through the API, and the referral walk over HTTP (the GP receiver on
+127.0.0.1 is tests/support/receiver.py).
 
     with spawned(["serve", "--no-workers", "--port", "8123"], env, log) as gateway: ...
-    receiver = Receiver().start(); receiver.url; receiver.wait_for(lambda msgs: ..., 30)
     directory = load_directory(client, receiver.url)   # GP + clinic, ids assigned by the server
     walk = Walk(client, directory); rid = walk.create_referral(); ...
 
@@ -18,13 +18,11 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +32,6 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "profiles" / "examples"
 DEMO_DIRECTORY = ROOT / "service" / "demo" / "directory.json"
 REDIS_URL = os.environ.get("CHIROREF_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-PG_URL = os.environ.get(
-    "CHIROREF_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/chiroref_test"
-)
 
 # The demo directory ids the examples reference (service/demo/directory.json).
 DEMO_PATIENT = "Patient/0b7c4e9e-5a3d-4f2b-8c1d-000000000001"
@@ -151,88 +146,6 @@ def _tail(log: Path | None) -> str:
     if log is None or not log.exists():
         return ""
     return "\n--- " + str(log) + " ---\n" + log.read_text(errors="replace")[-3000:]
-
-
-# --- the GP receiver ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Received:
-    bundle: dict[str, Any]
-    at: float  # time.monotonic() when the request arrived
-
-
-@dataclass
-class Receiver:
-    """A GP system's FHIR messaging endpoint on 127.0.0.1 that keeps every POSTed Bundle.
-
-    `hold_first`: the first request sets `arrived` and is answered only when `release` is
-    set (bounded by `hold_seconds`), so a test can kill the worker while it waits.
-    """
-
-    hold_first: bool = False
-    hold_seconds: float = 30.0
-    arrived: threading.Event = field(default_factory=threading.Event)
-    release: threading.Event = field(default_factory=threading.Event)
-    _posts: list[Received] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _server: ThreadingHTTPServer | None = None
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}/gp/inbox"
-
-    def start(self) -> Receiver:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        self.release.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-
-    def posts(self) -> list[Received]:
-        with self._lock:
-            return list(self._posts)
-
-    def messages(self) -> dict[str, Received]:
-        """Distinct message Bundles by id (a resend of the same id counts once)."""
-        return {p.bundle.get("id", ""): p for p in reversed(self.posts())}
-
-    def wait_for(self, check: Callable[[list[Received]], Any], seconds: float) -> Any:
-        return wait_until(lambda: check(self.posts()), seconds, "GP receiver")
-
-    def _arrive(self, bundle: dict[str, Any]) -> None:
-        with self._lock:
-            first = not self._posts
-            self._posts.append(Received(bundle, time.monotonic()))
-        if first and self.hold_first:
-            self.arrived.set()
-            self.release.wait(self.hold_seconds)
-
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                receiver._arrive(json.loads(body or b"{}"))
-                try:
-                    self.send_response(200)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                except OSError:  # the sender is gone (killed while we held it)
-                    pass
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        return Handler
 
 
 # --- the directory and the documents --------------------------------------------------

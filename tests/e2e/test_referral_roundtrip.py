@@ -19,7 +19,6 @@ from tests.e2e.harness import (
     DEMO_GP_ORG,
     FAST,
     Production,
-    Receiver,
     Walk,
     clean_env,
     created_refs,
@@ -32,6 +31,7 @@ from tests.e2e.harness import (
     wait_http,
     wait_until,
 )
+from tests.support.receiver import Receiver
 
 pytestmark = pytest.mark.e2e
 
@@ -79,6 +79,10 @@ def _assert_feedback_message(
     assert len(observations) >= 1
     assert set(_of_type(list(inside), "Observation")) == set(observations)
     assert {_local(r["reference"]) for r in report["result"]} <= set(observations)
+    # what the report references travels with it, and the message has its identifier
+    assert {_local(report["subject"]["reference"]), f"ServiceRequest/{referral_id}"} <= set(inside)
+    assert bundle["identifier"] == {"system": "urn:ietf:rfc:3986",
+                                    "value": f"urn:uuid:{message_id}"}
 
 
 def test_referral_roundtrip(production: Production, receiver: Receiver, tmp_path: Path) -> None:

@@ -9,55 +9,28 @@ PostgreSQL fails the tests; nothing is skipped.
 
 from __future__ import annotations
 
-import asyncio
-import os
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from service.store.db import Store
 from service.store.migrate import upgrade
 from service.store.model import NewResource
+from tests.support.pg import private_database
 
-STORE_PG_URL = os.environ.get(
-    "CHIROREF_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/chiroref_test"
-)
 STORE_TABLES = "conditional_claims, resource_orgs, search_index, resource_history, resources"
-
-
-async def _store_pg_admin(statement: str) -> None:
-    engine = create_async_engine(STORE_PG_URL, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text(statement))
-    finally:
-        await engine.dispose()
-
-
-@pytest.fixture(scope="session")
-def store_pg_admin() -> Callable[[str], Awaitable[None]]:
-    """Run one statement (CREATE/DROP DATABASE) on the CHIROREF_TEST_PG_URL server."""
-    return _store_pg_admin
 
 
 @pytest.fixture(scope="session")
 def store_pg_url() -> Iterator[str]:
     """A migrated private PostgreSQL database for this session, dropped at the end."""
-    name = f"chiroref_store_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_store_pg_admin(f'CREATE DATABASE "{name}"'))
-    url = make_url(STORE_PG_URL).set(database=name).render_as_string(hide_password=False)
-    try:
-        upgrade(url)
+    with private_database("chiroref_store") as url:
         yield url
-    finally:
-        asyncio.run(_store_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(scope="session")

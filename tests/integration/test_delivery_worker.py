@@ -26,11 +26,11 @@ from service.workflow.delivery_policy import BreakerRule, RetryPolicy
 from tests.integration.outbox_helpers import T0, add_message, empty_outbox
 from tests.integration.workers_fixture import (
     REDIS_URL,
-    GpReceiver,
     gp_receiver,  # noqa: F401  (a fixture, used by name)
     worker_env,
     worker_processes,
 )
+from tests.support.receiver import Receiver
 from workers.celery_app import create_celery
 from workers.delivery import DELIVER_TASK, DeliveryConfig, DeliveryDeps, deliver
 from workers.escalation import DELIVERY_FAILED, FEEDBACK_DELIVERED
@@ -188,7 +188,7 @@ async def test_circuit_breaker_opens_and_probes(
 
 
 async def test_real_worker_and_beat_deliver_each_message_once(
-    ostore: Store, gp_receiver: GpReceiver, tmp_path: Path  # noqa: F811
+    ostore: Store, gp_receiver: Receiver, tmp_path: Path  # noqa: F811
 ) -> None:
     if ostore.dialect == "postgresql":  # production: Redis, prefork
         broker, pool = REDIS_URL, "prefork"

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import importlib
-import os
 import pkgutil
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -15,14 +14,14 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import Connection
 
 import service.store
 from service.store.db import make_engine
 from service.store.migrate import alembic_config, upgrade_async
 from service.store.tables import metadata
+from tests.support.pg import database_url, pg_admin
 
-DEFAULT_PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/chiroref_test"
 TABLES = {"resources", "resource_history", "search_index", "resource_orgs", "conditional_claims"}
 
 
@@ -30,18 +29,16 @@ TABLES = {"resources", "resource_history", "search_index", "resource_orgs", "con
 async def empty_db_url(
     request: pytest.FixtureRequest,
     tmp_path: Path,
-    store_pg_admin: Callable[[str], Awaitable[None]],
 ) -> AsyncIterator[str]:
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
         return
     name = f"chiroref_store_mig_{uuid.uuid4().hex[:12]}"
-    await store_pg_admin(f'CREATE DATABASE "{name}"')
-    base = os.environ.get("CHIROREF_TEST_PG_URL", DEFAULT_PG_URL)
+    await pg_admin(f'CREATE DATABASE "{name}"')
     try:
-        yield make_url(base).set(database=name).render_as_string(hide_password=False)
+        yield database_url(name)
     finally:
-        await store_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _register_all_tables() -> None:

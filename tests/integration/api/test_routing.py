@@ -80,14 +80,41 @@ async def test_all_clinics_reject_then_the_task_fails_with_a_reason(kit: Kit) ->
         await reject(kit, task)
         chain = await chain_of(kit, referral)
         task = next(t for t in chain if t["status"] not in ("rejected",))
-    assert owners == [OSLO, LILLESTROM, BERGEN, ODENSE]
+    # Norwegian clinics only: Odense (DK) is never offered a Norwegian patient
+    assert owners == [OSLO, LILLESTROM, BERGEN]
     assert task["status"] == "failed" and "owner" not in task
     assert task["statusReason"]["coding"][0]["code"] == "no-clinic"
     assert "No clinic left" in task["statusReason"]["text"]
+    assert f"Excluded {ODENSE}: in DK and the patient in NO." in task["note"][-1]["text"]
     chain = await chain_of(kit, referral)
-    assert len(chain) == 5
-    last_rejected = next(t for t in chain if t.get("owner") == {"reference": ODENSE})
+    assert len(chain) == 4
+    assert all(t.get("owner") != {"reference": ODENSE} for t in chain)
+    last_rejected = next(t for t in chain if t.get("owner") == {"reference": BERGEN})
     assert last_rejected["businessStatus"]["coding"][0]["code"] == "escalated"
+
+
+async def test_danish_patient_rejected_by_odense_is_not_sent_to_norway(kit: Kit) -> None:
+    referral, task = await refer(kit, DK_PATIENT)
+    assert task["owner"] == {"reference": ODENSE}
+    for clinic in (OSLO, LILLESTROM, BERGEN):
+        assert f"Excluded {clinic}: in NO and the patient in DK." in task["note"][0]["text"]
+    await reject(kit, task)
+    chain = await chain_of(kit, referral)
+    [failed] = [t for t in chain if t["status"] == "failed"]
+    assert failed["statusReason"]["coding"][0]["code"] == "no-clinic"
+    assert "owner" not in failed and len(chain) == 2
+
+
+async def test_patient_without_address_is_routed_by_national_identifier(kit: Kit) -> None:
+    await load_demo(kit.store, kit.base)
+    dk = (await kit.api.get(DK_PATIENT)).json()
+    bare = {k: v for k, v in dk.items() if k not in ("id", "meta", "address")}
+    made = await kit.post(bare)
+    sr = await kit.post(kit.referral(f"Patient/{made['id']}", ROLE))
+    [task] = await chain_of(kit, f"ServiceRequest/{sr['id']}")
+    # no position: ranked by load only, but only among the Danish clinics
+    assert task["owner"] == {"reference": ODENSE}
+    assert "Patient position unknown" in task["note"][0]["text"]
 
 
 async def test_empty_directory_fails_the_task_at_intake(kit: Kit) -> None:

@@ -10,6 +10,7 @@ from service.workflow.routing import (
     Excluded,
     Ranked,
     haversine_km,
+    patient_country,
     rank_clinics,
 )
 
@@ -109,3 +110,55 @@ def test_explanation_lists_ranking() -> None:
 def test_deterministic_whatever_the_input_order() -> None:
     cands = [cand("a", ODENSE), cand("b", ODENSE), cand("c", VEJLE, load=0)]
     assert rank_clinics(cands, ODENSE) == rank_clinics(list(reversed(cands)), ODENSE)
+
+
+# --- the national border ------------------------------------------------------------------
+
+OSLO = Position(59.9139, 10.7522)
+
+
+def test_only_clinics_in_the_patients_country() -> None:
+    norwegian = Candidate("Organization/oslo", True, OSLO, 9, "NO")
+    danish = Candidate("Organization/odense", True, ODENSE, 0, "DK")
+    unknown = Candidate("Organization/nowhere", True, ODENSE, 0)
+    result = rank_clinics([norwegian, danish, unknown], ODENSE, country="NO")
+    assert [r.clinic_ref for r in result.ranked] == ["Organization/oslo"]
+    assert result.excluded == (
+        Excluded("Organization/nowhere", "in an unknown country and the patient in NO"),
+        Excluded("Organization/odense", "in DK and the patient in NO"),
+    )
+    assert "Excluded Organization/odense: in DK and the patient in NO." in result.explanation
+
+
+def test_no_clinic_in_the_patients_country_leaves_none() -> None:
+    result = rank_clinics([Candidate("Organization/odense", True, ODENSE, 0, "DK")], OSLO,
+                          country="NO")
+    assert result.chosen is None
+    assert result.explanation.startswith("No clinic left: 1 candidates, none eligible.")
+
+
+def test_unknown_patient_country_keeps_every_country() -> None:
+    both = [Candidate("Organization/oslo", True, OSLO, 0, "NO"),
+            Candidate("Organization/odense", True, ODENSE, 0, "DK")]
+    assert len(rank_clinics(both, ODENSE).ranked) == 2
+
+
+@pytest.mark.parametrize(
+    ("patient", "country"),
+    [
+        ({"address": [{"country": "NO"}]}, "NO"),
+        ({"address": [{"country": " dk "}]}, "DK"),
+        ({"address": [{"country": "Norge"}]}, "NO"),
+        ({"address": [{"country": "SE"}]}, "SE"),
+        ({"identifier": [{"system": "urn:oid:2.16.578.1.12.4.1.4.1", "value": "x"}]}, "NO"),
+        ({"identifier": [{"system": "urn:oid:2.16.578.1.12.4.1.4.2", "value": "x"}]}, "NO"),
+        ({"identifier": [{"system": "urn:oid:1.2.208.176.1.2", "value": "x"}]}, "DK"),
+        ({"address": [{"city": "Oslo"}],
+          "identifier": [{"system": "urn:oid:1.2.208.176.1.2", "value": "x"}]}, "DK"),
+        ({"identifier": [{"system": "urn:oid:2.16.578.1.12.4.1.2", "value": "x"}]}, None),
+        ({}, None),
+        (None, None),
+    ],
+)
+def test_patient_country(patient: dict[str, object] | None, country: str | None) -> None:
+    assert patient_country(patient) == country

@@ -15,6 +15,7 @@ from service.workflow.task_states import (
     Action,
     TaskStatus,
     check_update,
+    closed,
     first_immutable_change,
     is_open,
     may_take,
@@ -93,6 +94,8 @@ def test_who_may_act() -> None:
     assert may_take("requester", "cancel") and not may_take("owner", "cancel")
     assert may_take("system", "fail") and not may_take("owner", "fail")
     assert may_take("system", "complete")  # on intake of the feedback Bundle
+    assert not may_take("owner", "complete")  # a clinic completes only by sending feedback
+    assert not may_take("requester", "complete")
 
 
 # --- transition_for: a PUT that changes Task.status ---------------------------------------
@@ -148,11 +151,38 @@ def test_clinic_may_accept_with_a_note() -> None:
         **TASK,
         "status": "accepted",
         "note": [{"text": "Tid 3. des"}],
-        "businessStatus": {"text": "booked"},
+        "executionPeriod": {"start": "2026-12-03"},
         "meta": {"versionId": "9"},
     }
     assert first_immutable_change(TASK, new, "owner") is None
     check_update(TASK, new, "owner")  # no error
+
+
+@pytest.mark.parametrize(
+    ("change", "path"),
+    [
+        ({"businessStatus": {"text": "booked"}}, "Task.businessStatus"),
+        ({"output": [{"type": {"text": "x"}, "valueString": "y"}]}, "Task.output"),
+    ],
+)
+def test_business_status_and_output_are_the_services(change: dict[str, Any], path: str) -> None:
+    for party in ("owner", "requester"):
+        assert first_immutable_change(TASK, {**TASK, **change}, party) == path
+    assert first_immutable_change(TASK, {**TASK, **change}, "system") is None
+
+
+@pytest.mark.parametrize("status", sorted(TERMINAL))
+def test_a_closed_task_refuses_every_change(status: str) -> None:
+    refusal = closed(status)
+    assert refusal is not None and refusal.status == 409
+    assert refusal.issues[0].expression == "Task.status"
+    assert refusal.issues[0].code == "business-rule"
+    assert "the Task is closed" in refusal.issues[0].message
+
+
+@pytest.mark.parametrize("status", sorted(OPEN))
+def test_an_open_task_is_not_closed(status: str) -> None:
+    assert closed(status) is None
 
 
 @pytest.mark.parametrize(

@@ -48,6 +48,27 @@ def test_forbidden(party: Any, status: str) -> None:
         check_change(TASK, TASK | {"status": status}, party)
 
 
+@pytest.mark.parametrize("party", ["owner", "requester"])
+def test_no_client_party_completes(party: Any) -> None:
+    started = TASK | {"status": "in-progress"}
+    with pytest.raises(Forbidden) as caught:
+        check_change(started, started | {"status": "completed"}, party)
+    assert caught.value.issues[0].expression == "Task.status"
+    assert check_change(started, started | {"status": "completed"}, "system") == "complete"
+
+
+@pytest.mark.parametrize("party", ["owner", "requester", "system"])
+@pytest.mark.parametrize("status", ["completed", "rejected", "cancelled", "failed"])
+def test_closed_task_takes_no_change(party: Any, status: str) -> None:
+    done = TASK | {"status": status}
+    for change in ({"note": [{"text": "x"}]}, {"businessStatus": None}, {}):
+        with pytest.raises(IllegalTransition) as caught:
+            check_change(done, done | change, party)
+        assert caught.value.status == 409
+        assert caught.value.issues[0].expression == "Task.status"
+        assert "the Task is closed" in caught.value.issues[0].message
+
+
 def test_immutable() -> None:
     with pytest.raises(Unprocessable) as caught:
         check_change(TASK, TASK | {"status": "accepted", "intent": "plan"}, "owner")
