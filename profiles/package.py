@@ -32,7 +32,9 @@ OBSERVATION_PROFILES: Final[dict[tuple[str, str | None], str]] = {
     (canonical.FEEDBACK_CODE, "yellow-flags"): canonical.YELLOW_FLAGS,
     (canonical.FEEDBACK_CODE, "icf-function-summary"): canonical.FUNCTION_SUMMARY,
 }
-CONFORMANCE_TYPES: Final = ("StructureDefinition", "ValueSet", "CodeSystem", "Questionnaire")
+CONFORMANCE_TYPES: Final = (
+    "StructureDefinition", "ValueSet", "CodeSystem", "Questionnaire", "OperationDefinition",
+)
 
 
 def _json_files(folder: Traversable) -> Iterator[Traversable]:

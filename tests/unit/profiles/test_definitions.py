@@ -87,3 +87,17 @@ def test_r4_core_provenance_and_coverage() -> None:
                                                    "ServiceRequest.intent"}
     skipped = {s.get("key") for t in core["types"].values() for s in t["skipped"]}
     assert "dom-6" in skipped  # best practice: opt-in only
+
+
+def test_the_delivery_status_operation_is_shipped_and_valid() -> None:
+    from fhir.resources.R4B.operationdefinition import OperationDefinition
+
+    from profiles.canonical import BASE
+    from profiles.package import definition
+
+    od = definition(f"{BASE}/OperationDefinition/Task-delivery-status")
+    OperationDefinition.model_validate(od)
+    names = [p["name"] for p in od["parameter"][1]["part"]]
+    assert od["code"] == "delivery-status" and od["resource"] == ["Task"] and od["instance"]
+    assert names == ["messageId", "kind", "status", "attempts", "endpoint", "lastError",
+                     "deliveredAt", "nextAttemptAt"]
