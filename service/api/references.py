@@ -74,8 +74,12 @@ def localise_references(content: dict[str, Any], base_url: str) -> dict[str, Any
 
 def literal_references(content: dict[str, Any], base_url: str) -> dict[str, Any]:
     """Outside a transaction: a conditional reference is 400 (nothing resolves it there),
-    and references to this server's base become relative. One walk; `content` itself when
-    nothing changes."""
+    and references to this server's base become relative; `content` itself when nothing
+    changes. The FHIRPaths are built only for the 400 (a second walk): the hot path walks
+    once, without them."""
+    refs = list(iter_references(content))
+    if not any(is_conditional(ref) for ref in refs):
+        return _localised(content, refs, base_url)
     found = list(reference_paths(content, str(content.get("resourceType"))))
     conditional = [
         Issue(
@@ -88,9 +92,7 @@ def literal_references(content: dict[str, Any], base_url: str) -> dict[str, Any]
         for path, ref in found
         if is_conditional(ref)
     ]
-    if conditional:
-        raise BadRequest(*conditional)
-    return _localised(content, [ref for _, ref in found], base_url)
+    raise BadRequest(*conditional)
 
 
 def _localised(content: dict[str, Any], refs: list[str], base_url: str) -> dict[str, Any]:

@@ -42,5 +42,40 @@ def test_invalid_dates_raise(text: str) -> None:
         date_range(text)
 
 
+@pytest.mark.parametrize(
+    ("text", "low", "high"),
+    [
+        # the instant fast path (fromisoformat) and the steps agree, edges included
+        (
+            "2026-11-25T15:26:05.1Z",
+            utc(2026, 11, 25, 15, 26, 5, 100000),
+            utc(2026, 11, 25, 15, 26, 5, 200000),
+        ),
+        (
+            "2026-11-25T15:26:05.123456-00:00",
+            utc(2026, 11, 25, 15, 26, 5, 123456),
+            utc(2026, 11, 25, 15, 26, 5, 123457),
+        ),
+        (
+            "2026-11-25T15:26:05.1234567Z",
+            utc(2026, 11, 25, 15, 26, 5, 123456),
+            utc(2026, 11, 25, 15, 26, 5, 123457),
+        ),
+    ],
+)
+def test_full_instants_give_the_same_range_on_the_fast_path(
+    text: str, low: datetime, high: datetime
+) -> None:
+    assert date_range(text) == (low, high)
+
+
+@pytest.mark.parametrize(
+    "text", ["2026-11-25T24:00:00Z", "2026-11-25T23:59:60Z", "9999-12-31T23:59:59+14:00"]
+)
+def test_invalid_instants_raise(text: str) -> None:
+    with pytest.raises(InvalidDate):
+        date_range(text)
+
+
 def test_format_instant_has_milliseconds_and_offset() -> None:
     assert format_instant(utc(2026, 11, 25, 15, 26, 5, 123456)) == "2026-11-25T15:26:05.123+00:00"
