@@ -13,7 +13,6 @@ class Settings(BaseSettings):
 
     # The public FHIR base; unset, it follows host and port: http://{host}:{port}/fhir
     base_url: str = "http://127.0.0.1:8080/fhir"
-    canonical_base: str = "https://chiroref.example.org/fhir"
     database_url: str = "sqlite+aiosqlite:///chiroref.db"
     # Embedded default: kombu's SQLAlchemy transport on a SQLite file beside the store (no
     # server, works across processes). Production: redis://host:6379/0.
