@@ -37,6 +37,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.urls = Urls.of(settings.base_url)
     app.state.capability_statement = _capability_statement(settings)
     app.add_middleware(AfterCommitMiddleware, enqueue=load_enqueue(settings))
+    app.add_middleware(outcome.CatchAllMiddleware)  # inside the request id, outside the rest
     app.add_middleware(RequestContextMiddleware)
     outcome.install(app)
     prefix = mount_path(settings.base_url)
@@ -60,9 +61,9 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
         if settings.auto_migrate:
             await upgrade_async(settings.database_url)
         app.state.store = await Store.open(settings.database_url)
-        if settings.load_demo:
-            await load_demo(app.state.store, settings.base_url)
-        try:
+        try:  # from here on, a failure (the demo load, the app's shutdown) closes the store
+            if settings.load_demo:
+                await load_demo(app.state.store, settings.base_url)
             yield
         finally:
             await app.state.store.close()

@@ -40,8 +40,7 @@ from service.store.model import (
 from service.store.repository import Repository
 from service.store.search_params import RESOURCE_TYPES, SEARCH_PARAMS
 from service.workflow import deletion, feedback, referrals, tasks
-from service.workflow.intake import one_statement, prepare_create
-from service.workflow.ownership import orgs_of, resolve_roles
+from service.workflow.intake import one_statement, prepare_create, update_orgs
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +131,7 @@ async def create(
     if_none_exist: str | None = None,
     base_url: str = "",
 ) -> Written:
+    tasks.check_client_create(str(content.get("resourceType")))
     issues = check_valid(content)
     new = with_new_id(content)
     kind = new["resourceType"]
@@ -164,7 +164,7 @@ async def holder(
 ) -> StoredResource:
     found = await repo.find_claim(resource_type, key)
     if found is None:
-        raise Conflict.of(f"a concurrent request holds {resource_type} claim {key!r}; retry")
+        raise claim_hidden(key)
     if not key.startswith(referrals.CLAIM_PREFIX):
         return found
     focus = referrals.focus_of(found.content)
@@ -176,6 +176,20 @@ async def holder(
             code="duplicate",
         )
     return referral
+
+
+def claim_hidden(key: str) -> FhirError:
+    """The claim is held by a resource the caller cannot see (the holder committed before
+    the claim was refused, so a retry would meet it again). Neutral: no claim key, no
+    `retry`, nothing of the hidden holder; the same 409 whatever holds it."""
+    if key.startswith(referrals.CLAIM_PREFIX):
+        return Conflict.of(
+            "the referral identifier is already in use for this sender",
+            "ServiceRequest.identifier",
+            code="duplicate",
+        )
+    return Conflict.of("the If-None-Exist criteria are already claimed by another resource",
+                       code="duplicate")
 
 
 async def update(
@@ -210,9 +224,10 @@ async def write_update(
     `recreated`: the update replaced a deletion (201)."""
     if resource_type == "Task":
         return Updated(await tasks.change_task(repo, rid, content, expected))
-    roles = await resolve_roles(repo, content, {})
-    orgs = orgs_of(content, roles)
-    return await repo.update_reporting(resource_type, rid, dict(content), orgs, expected)
+    orgs = await update_orgs(repo, content, {})
+    return await repo.update_reporting(
+        resource_type, rid, dict(content), orgs, expected, keep_orgs=True
+    )
 
 
 async def patch(

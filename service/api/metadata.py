@@ -12,6 +12,7 @@ from typing import Any
 
 from profiles import canonical
 from service.workflow.deletion import UNDELETABLE
+from service.workflow.tasks import SERVICE_CREATED
 
 INTERACTIONS = (
     "read", "vread", "update", "patch", "delete", "history-instance", "create", "search-type"
@@ -86,11 +87,12 @@ def _resource(
             {"code": code}
             for code in INTERACTIONS
             if not (code == "delete" and rtype in UNDELETABLE)
+            and not (code == "create" and rtype in SERVICE_CREATED)
         ],
         "versioning": "versioned-update",
         "readHistory": True,
         "updateCreate": False,
-        "conditionalCreate": True,
+        "conditionalCreate": rtype not in SERVICE_CREATED,
         "conditionalRead": "not-supported",
         "conditionalUpdate": False,
         "conditionalDelete": "not-supported",

@@ -5,8 +5,9 @@
   is computed from the app's routes for that path (RFC 9110 15.5.6), not Starlette's
   (which names only the first route whose pattern matched).
 - `RequestValidationError` (a malformed path or header parameter): 400.
-- Anything else: a bare 500, logged with the request id and exception type only - never
-  the message or the body, which may hold patient data.
+- Anything else: a bare 500, logged once with the request id, exception type and frame
+  locations only - never the message or the body, which may hold patient data
+  (`CatchAllMiddleware` renders it and keeps the exception from the server's error log).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from profiles.issues import Issue
 from service.api.responses import FhirResponse, outcome_response
@@ -76,16 +78,63 @@ async def on_validation_error(request: Request, exc: Exception) -> FhirResponse:
     return outcome_response(issues, 400)
 
 
-async def on_unexpected_error(request: Request, exc: Exception) -> FhirResponse:
-    request_id = getattr(request.state, "request_id", "-")
-    # Where, never what: no message, no source lines, no locals (they may hold patient data).
+def log_unexpected(exc: BaseException, request_id: str) -> None:
+    """The one log record of an unexpected exception: its type, the request id and where
+    it was raised - never what: no message, no source lines, no locals, no chained
+    exceptions (a driver error's message holds the SQL and its parameters, which may be
+    patient data)."""
     frames = " <- ".join(
         f"{f.name} ({f.filename}:{f.lineno})"
         for f in reversed(traceback.extract_tb(exc.__traceback__))
     )
     log.error("unexpected %s (request %s) at %s", type(exc).__name__, request_id, frames)
+
+
+def unexpected_response(request_id: str) -> FhirResponse:
     issue = Issue("fatal", "exception", None, f"internal error (request id {request_id})")
     return outcome_response([issue], 500)
+
+
+async def on_unexpected_error(request: Request, exc: Exception) -> FhirResponse:
+    """Starlette's last resort (ServerErrorMiddleware, which re-raises to the server
+    afterwards); `CatchAllMiddleware` normally renders the 500 before it gets there."""
+    request_id = getattr(request.state, "request_id", "-")
+    log_unexpected(exc, request_id)
+    return unexpected_response(request_id)
+
+
+class CatchAllMiddleware:
+    """Renders an exception no handler took as the 500 OperationOutcome, logged once by
+    `log_unexpected`, and does NOT re-raise: Starlette's ServerErrorMiddleware would
+    re-raise it to uvicorn, whose error logger prints the whole traceback with the
+    exception's message (for a database error, `[SQL: ...] [parameters: ...]`, i.e. the
+    resource). Installed inside RequestContextMiddleware (the request id, the X-Request-Id
+    header and the request log line stay) and outside everything else. When the response
+    had already started, the exception is logged the same way and the response is left
+    unfinished (the server closes the connection)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception as exc:
+            request_id = str(scope.get("state", {}).get("request_id", "-"))
+            log_unexpected(exc, request_id)
+            if not started:
+                await unexpected_response(request_id)(scope, receive, send)
 
 
 def install(app: FastAPI) -> None:

@@ -34,6 +34,7 @@ from service.api.headers import (
     check_if_none_exist,
     parse_version_match,
 )
+from service.api.outcome import allowed_methods
 from service.api.references import literal_references
 from service.api.responses import (
     FhirResponse,
@@ -43,9 +44,10 @@ from service.api.responses import (
     written_response,
 )
 from service.api.searchset import ParsedSearch, history, parse_search, searchset
-from service.errors import BadRequest, NotFound
+from service.errors import BadRequest, MethodNotAllowed, NotFound
 from service.settings import Settings
 from service.store.search_params import SEARCH_PARAMS
+from service.workflow import tasks
 
 
 async def known_type(resource_type: str) -> str:
@@ -76,7 +78,11 @@ async def create(request: Request) -> Response:
     functions as the dependencies, in their order: negotiate (406), the type (404), the
     body (415/413/400), then caller and Prefer."""
     await negotiate(request)
+    if request.path_params["resource_type"] == "metadata":
+        raise MethodNotAllowed.of("POST is not supported on /metadata (GET or HEAD)")
     resource_type = await known_type(request.path_params["resource_type"])
+    if resource_type in tasks.SERVICE_CREATED:
+        return service_created(request, resource_type)
     body = await fhir_body(request)
     writing = await write_context(request)
     interactions.check_body(resource_type, body)
@@ -88,6 +94,16 @@ async def create(request: Request) -> Response:
     return written_response(
         writing.urls, done.stored, status=status, prefer=writing.prefer, issues=done.issues
     )
+
+
+def service_created(request: Request, resource_type: str) -> Response:
+    """405 for `POST /Task`, every caller (`tasks.check_client_create`); `Allow` is the
+    path's methods without POST (the type takes no create)."""
+    refused = tasks.client_create_refused(resource_type)
+    response = outcome_response(refused.issues, refused.status)
+    allowed = [m for m in allowed_methods(request) if m != "POST"]
+    response.headers["Allow"] = ", ".join(allowed)
+    return response
 
 
 # First in the router: the busiest route matches without trying the others (no other

@@ -56,8 +56,7 @@ from service.store.model import Caller, NewResource, StoredResource, Updated
 from service.store.repository import Repository
 from service.store.search_params import SEARCH_PARAMS
 from service.workflow import deletion, feedback, tasks
-from service.workflow.intake import prepare_create
-from service.workflow.ownership import orgs_of, resolve_roles
+from service.workflow.intake import prepare_create, update_orgs
 
 Claim = tuple[str, str]  # (resource type, claim key)
 
@@ -106,6 +105,8 @@ def plan(entries: list[Entry], max_count: int, base_url: str = "") -> Plan:
     for entry in entries:
         with at(entry):
             interactions.check_type(entry.resource_type)
+            if entry.method == "POST":
+                tasks.check_client_create(entry.resource_type)
         if entry.method == "POST" and entry.resource is not None:
             out.refs[entry.index] = f"{entry.resource_type}/{uuid.uuid4()}"
         elif entry.method == "PUT":
@@ -330,8 +331,10 @@ async def _update(repo: Repository, p: Plan, entry: Entry, content: dict[str, An
             if kind == "Task":
                 done = Updated(await tasks.change_task(repo, rid, content, expected))
             else:
-                orgs = orgs_of(content, await resolve_roles(repo, content, known))
-                done = await repo.update_reporting(kind, rid, content, orgs, expected)
+                orgs = await update_orgs(repo, content, known)
+                done = await repo.update_reporting(
+                    kind, rid, content, orgs, expected, keep_orgs=True
+                )
         except NotFound as exc:
             if interactions.organisation_caller(repo.caller):
                 raise

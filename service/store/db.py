@@ -16,7 +16,8 @@ from typing import Any, cast
 import asyncpg  # type: ignore[import-untyped]
 import orjson
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from service.store.model import Caller, NewResource, StoredResource
@@ -45,9 +46,86 @@ def make_engine(url: str) -> AsyncEngine:
 
 _PG_POOL_SIZE, _PG_OVERFLOW = 10, 5
 _PG_SERVER_SETTINGS = {"application_name": "chiroref", "jit": "off"}
+_SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+
+
+def _ssl_mode(value: str) -> str:
+    if value not in _SSL_MODES:
+        raise ValueError(f"one of {', '.join(_SSL_MODES)}")
+    return value
+
+
+def _flag(value: str) -> bool:
+    if value.lower() in ("true", "1", "yes", "on"):
+        return True
+    if value.lower() in ("false", "0", "no", "off"):
+        return False
+    raise ValueError("true or false")
+
+
+# The query options of a postgresql+asyncpg URL: SQLAlchemy's asyncpg dialect passes each
+# one to asyncpg.connect as a keyword argument (an unknown one fails there with a
+# TypeError; nothing becomes a server setting), except `prepared_statement_cache_size`,
+# its own statement cache, which the direct pool maps to asyncpg's `statement_cache_size`.
+# name in the URL -> (keyword of asyncpg.connect for the direct pool, value parser).
+# `host` is not here: repeated `host=h:p` options (multi-host) go to the dialect's parser.
+PG_URL_OPTIONS: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "ssl": ("ssl", _ssl_mode),
+    "direct_tls": ("direct_tls", _flag),
+    "prepared_statement_cache_size": ("statement_cache_size", int),
+    "command_timeout": ("command_timeout", float),
+    "timeout": ("timeout", float),
+    "target_session_attrs": ("target_session_attrs", str),
+    "passfile": ("passfile", str),
+    "krbsrvname": ("krbsrvname", str),
+    "gsslib": ("gsslib", str),
+}
+
+
+_EXPECTED: dict[Callable[[str], Any], str] = {int: "an integer", float: "a number"}
+
+
+def _pg_options(url: URL) -> dict[str, Any]:
+    """The URL's query options, parsed (name in the URL -> value); anything else is
+    refused here, at start-up, with the option's name (never the URL: it holds the
+    password)."""
+    options: dict[str, Any] = {}
+    for name, raw in url.query.items():
+        if name == "host":
+            continue
+        if name not in PG_URL_OPTIONS:
+            raise ValueError(
+                f"unsupported option {name!r} in the PostgreSQL database URL; "
+                f"supported: host, {', '.join(sorted(PG_URL_OPTIONS))}"
+            )
+        if not isinstance(raw, str):
+            raise ValueError(f"option {name!r} given more than once in the database URL")
+        parse = PG_URL_OPTIONS[name][1]
+        try:
+            options[name] = parse(raw)
+        except ValueError as exc:
+            expected = _EXPECTED.get(parse, str(exc))
+            raise ValueError(
+                f"option {name!r} of the database URL must be {expected}, not {raw!r}"
+            ) from None
+    return options
+
+
+def asyncpg_connect_args(url: str) -> dict[str, Any]:
+    """Keyword arguments for asyncpg.connect / create_pool that reach the database the
+    SQLAlchemy engine of `url` reaches: host(s), port(s), user, password and database as
+    the asyncpg dialect reads them, and the URL's options mapped (`PG_URL_OPTIONS`)."""
+    parsed = make_url(url)
+    options = _pg_options(parsed)
+    only_hosts = parsed.difference_update_query(options)
+    _, args = PGDialect_asyncpg().create_connect_args(only_hosts)
+    args.update({PG_URL_OPTIONS[name][0]: value for name, value in options.items()})
+    return cast(dict[str, Any], args)
 
 
 def _postgres_engine(url: str) -> AsyncEngine:
+    # The parsed options override the strings the dialect would pass for them.
+    options = _pg_options(make_url(url))
     return create_async_engine(
         url,
         pool_size=_PG_POOL_SIZE,
@@ -55,7 +133,7 @@ def _postgres_engine(url: str) -> AsyncEngine:
         pool_recycle=1800,
         json_serializer=dumps,
         json_deserializer=orjson.loads,
-        connect_args={"server_settings": _PG_SERVER_SETTINGS},
+        connect_args={**options, "server_settings": _PG_SERVER_SETTINGS},
     )
 
 
@@ -81,9 +159,8 @@ async def _direct_pool(url: str, listeners: list[DirectListener]) -> Any:
     async def no_reset(conn: Any) -> None:
         return None
 
-    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
     return await asyncpg.create_pool(
-        dsn,
+        **asyncpg_connect_args(url),
         min_size=1,
         max_size=_PG_POOL_SIZE + _PG_OVERFLOW,
         max_inactive_connection_lifetime=1800,
@@ -142,12 +219,12 @@ class Store:
     async def open(cls, url: str) -> Store:
         """Connect (failing now, not on the first request, when the database is away)."""
         engine = make_engine(url)
-        async with engine.connect():
-            pass
-        if engine.dialect.name != "postgresql":
-            return cls(engine)
         listeners: list[DirectListener] = []
         try:
+            async with engine.connect():
+                pass
+            if engine.dialect.name != "postgresql":
+                return cls(engine)
             pool = await _direct_pool(url, listeners)
         except BaseException:
             await engine.dispose()
@@ -200,6 +277,10 @@ class Store:
             return await repo.create_many(items)
 
     async def close(self) -> None:
-        if self._direct_pool is not None:
-            await self._direct_pool.close()
-        await self._engine.dispose()
+        """Close the direct pool and dispose of the engine, the engine even when closing
+        the pool fails (that error is raised afterwards)."""
+        try:
+            if self._direct_pool is not None:
+                await self._direct_pool.close()
+        finally:
+            await self._engine.dispose()

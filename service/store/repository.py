@@ -122,15 +122,28 @@ class Repository:
         content: dict[str, Any],
         orgs: frozenset[str],
         expected_version: int | None = None,
+        *,
+        keep_orgs: bool = False,
     ) -> Updated:
         """`update`, also telling whether the replaced current version was a deletion
-        (read from the row it locks: no second query)."""
+        (read from the row it locks: no second query). `keep_orgs`: the resource keeps the
+        organisations it had (creator, grants) besides `orgs` (read after the lock, in this
+        transaction); else its organisations become exactly `orgs`."""
         self._require_transaction()
         version, deleted = await self._lock_current(resource_type, id, expected_version)
+        if keep_orgs:
+            orgs = orgs | await self.current_orgs(resource_type, id)
         rows = version_rows(content, id, version + 1, self.now, orgs)
         await writes.replace_version(self._conn, rows, keep_orgs=False)
         await claims.drop_conditional_claims(self._conn, resource_type, id)
         return Updated(rows.stored, recreated=deleted)
+
+    async def current_orgs(self, resource_type: str, id: str) -> frozenset[str]:
+        """Every organisation row of a resource (whoever asks: the caller's isolation is
+        applied by the read or lock that found the resource)."""
+        o = resource_orgs.c
+        statement = select(o.org_ref).where(o.resource_type == resource_type, o.resource_id == id)
+        return frozenset(str(ref) for ref in (await self._conn.execute(statement)).scalars())
 
     async def delete(
         self, resource_type: str, id: str, expected_version: int | None = None

@@ -53,8 +53,9 @@ async def grant(conn: AsyncConnection, resource_type: str, id: str, org_ref: str
 
 async def grant_many(conn: AsyncConnection, grants: Iterable[tuple[str, str, str]]) -> None:
     """Add organisations to resources, `(type, id, org_ref)` each, in one statement; rows
-    already there are kept (idempotent). A later update of a resource recomputes its
-    organisations from its content, dropping these rows."""
+    already there are kept (idempotent). A client's update (PUT, JSON Patch) keeps them
+    (`Repository.update_reporting(..., keep_orgs=True)`); a Task's own update recomputes
+    its organisations from its parties."""
     unique = dict.fromkeys(grants)
     rows = [{"resource_type": t, "resource_id": i, "org_ref": o} for t, i, o in unique]
     if not rows:

@@ -50,6 +50,7 @@ from service.workflow import after_commit, ownership, task_states
 from service.workflow.access import as_system, task_parties
 from service.workflow.delivery_policy import message_url
 from service.workflow.ownership import read_content
+from service.workflow.routing_service import REROUTED_FROM
 from service.workflow.task_states import Party
 
 __all__ = [
@@ -171,19 +172,82 @@ async def _accept(
 
 
 async def _open_task(repo: Repository, referral_ref: str) -> StoredResource:
-    page = await repo.search(SearchQuery("Task", (SearchParam("focus", (referral_ref,)),), 500))
-    open_ = [t for t in page.items if task_states.is_open(t.content.get("status", ""))]
-    if not page.items:
+    """The referral's one open Task of the service-made chain (`referral_chain`); several
+    open ones is a 409 (never a guess)."""
+    chain = await referral_chain(repo, referral_ref)
+    open_ = [t for t in chain if task_states.is_open(t.content.get("status", ""))]
+    if not chain:
         raise _conflict(f"{referral_ref} has no ReferralTask: it is not a referral to answer")
     if not open_:
         raise _conflict(f"{referral_ref} has no open Task: the referral is closed")
-    task = open_[-1]
+    if len(open_) > 1:
+        raise _conflict(
+            f"{referral_ref} has {len(open_)} open Tasks: the feedback cannot tell which one "
+            "it answers"
+        )
+    task = open_[0]
     if task.content["status"] not in READY:
         raise _conflict(
             f"{task.ref} is {task.content['status']}: the clinic must accept the referral "
             "before it submits the assessment feedback"
         )
     return task
+
+
+async def referral_chain(repo: Repository, referral_ref: str) -> list[StoredResource]:
+    """The referral's Tasks that the SERVICE made, as `repo` (the system) reads them: the
+    intake Task and the Tasks rerouting made after it. A Task counts when its version 1
+    (what was created; a client's PUT may change `meta`, never version 1) declares the
+    ReferralTask profile and has the referral as `focus` and `basedOn`, and
+      - it is the intake Task: its version 1 was stored in the referral's own `create_many`
+        (the same instant as the referral's version 1: the store's column, not content), or
+      - it was made by rerouting: its `rerouted-from` input names a Task of the chain whose
+        reroute mark (businessStatus, the service's alone) names this Task.
+    Clients cannot create Tasks over HTTP; this also leaves out any Task stored otherwise."""
+    kind, _, rid = referral_ref.partition("/")
+    page = await repo.search(SearchQuery("Task", (SearchParam("focus", (referral_ref,)),), 500))
+    if not page.items:
+        return []
+    first = await repo.vread(kind, rid, 1)
+    shaped: dict[str, tuple[StoredResource, StoredResource]] = {}
+    for task in page.items:
+        made = await repo.vread("Task", task.id, 1)
+        if _made_for(made.content, referral_ref):
+            shaped[task.ref] = (task, made)
+    chain = {ref for ref, (_, made) in shaped.items()
+             if made.last_updated == first.last_updated and not _rerouted_from(made.content)}
+    grown = True
+    while grown:
+        grown = False
+        for ref, (_, made) in shaped.items():
+            before = _rerouted_from(made.content)
+            if ref in chain or before not in chain:
+                continue
+            mark = (shaped[before][0].content.get("businessStatus") or {}).get("text") or ""
+            if ref in mark:
+                chain.add(ref)
+                grown = True
+    return [task for ref, (task, _) in shaped.items() if ref in chain]
+
+
+def _made_for(task: Mapping[str, Any], referral_ref: str) -> bool:
+    """Pure: a ReferralTask with the referral as its focus and basedOn."""
+    declared = [str(p).split("|")[0] for p in (task.get("meta") or {}).get("profile") or []]
+    focus = ownership.local(str((task.get("focus") or {}).get("reference") or ""))
+    based = [ownership.local(str((b or {}).get("reference") or ""))
+             for b in task.get("basedOn") or []]
+    return canonical.REFERRAL_TASK in declared and focus == referral_ref and (
+        based == [referral_ref]
+    )
+
+
+def _rerouted_from(task: Mapping[str, Any]) -> str | None:
+    """Pure: the Task a rerouted Task was made from (`Task.input` rerouted-from)."""
+    for item in task.get("input") or []:
+        if (item.get("type") or {}).get("text") == REROUTED_FROM:
+            ref = (item.get("valueReference") or {}).get("reference")
+            return ownership.local(str(ref)) if ref else None
+    return None
 
 
 async def _check_submitter(
@@ -209,10 +273,12 @@ async def _check_submitter(
 async def _included(
     repo: Repository, report: StoredResource, created: Sequence[StoredResource]
 ) -> tuple[list[StoredResource], dict[str, str]]:
-    """The feedback's other resources: created with it, or referenced as its results, read
-    as `repo`'s caller sees them; and `Type/id` -> `DiagnosticReport.result[i]` for the
-    referenced ones. A result that does not resolve for the caller is 422 at its path."""
-    out = [r for r in created if r.resource_type in FEEDBACK_TYPES and r.ref != report.ref]
+    """The feedback's other resources, read as `repo`'s caller sees them; and `Type/id` ->
+    `DiagnosticReport.result[i]` for the results that existed before the request. A result
+    that does not resolve for the caller is 422 at its path. Only what belongs to THIS
+    report (`_belongs`), never every feedback-type resource of the Bundle (a second report's
+    Observations are not this one's)."""
+    out = _belongs(report, created)
     mine = {r.ref for r in created}
     cited: dict[str, str] = {}
     for i, ref in enumerate(report.content.get("result") or []):
@@ -235,6 +301,39 @@ async def _included(
         out.append(found)
         cited[target] = path
     return out, cited
+
+
+def _belongs(report: StoredResource, created: Sequence[StoredResource]) -> list[StoredResource]:
+    """Pure: the resources created in the request that are this report's: its results, the
+    CarePlans citing it (`supportingInfo`), the QuestionnaireResponses for its referral, and
+    what is derived from those (the PROM scores of a response, `derivedFrom`)."""
+    results = {ownership.local(str((r or {}).get("reference") or ""))
+               for r in report.content.get("result") or []}
+    referral = referral_of(report.content)
+    picked: dict[str, StoredResource] = {}
+    for item in created:
+        if item.resource_type not in FEEDBACK_TYPES or item.ref == report.ref:
+            continue
+        content = item.content
+        if (
+            item.ref in results
+            or (item.resource_type == "CarePlan" and report.ref in _refs(content, "supportingInfo"))
+            or (item.resource_type == "QuestionnaireResponse" and referral is not None
+                and "/".join(referral) in _refs(content, "basedOn"))
+        ):
+            picked[item.ref] = item
+    for item in created:  # scores of a picked response (created after it, same request)
+        if item.ref not in picked and item.resource_type in FEEDBACK_TYPES and (
+            _refs(item.content, "derivedFrom") & picked.keys()
+        ):
+            picked[item.ref] = item
+    return [item for item in created if item.ref in picked]
+
+
+def _refs(content: Mapping[str, Any], element: str) -> set[str]:
+    """Pure: the `Type/id` tails of the references in a list element."""
+    return {ownership.local(str((r or {}).get("reference") or ""))
+            for r in content.get(element) or [] if isinstance(r, dict)}
 
 
 def subject_of(resource: Mapping[str, Any]) -> str | None:

@@ -28,6 +28,19 @@ def one_statement(content: Mapping[str, Any]) -> bool:
     )
 
 
+async def update_orgs(
+    repo: Repository, content: Mapping[str, Any], known: Mapping[str, Mapping[str, Any]]
+) -> frozenset[str]:
+    """The organisations an update (PUT, JSON Patch, transaction PUT; not a Task, whose
+    organisations are its parties) adds: those the new content names, and the caller's
+    own, as `prepare_create` gives a created resource. The store keeps the rows the resource
+    already had (`update_reporting(..., keep_orgs=True)`): an update never takes access
+    away, so a GP editing a routed referral does not cut the routed clinic off, a clinic
+    amending its feedback does not cut the GP off, and nobody loses what they created."""
+    roles = await ownership.resolve_roles(as_system(repo), content, known)
+    return ownership.orgs_of(content, roles) | (repo.caller.org_refs or frozenset())
+
+
 async def prepare_create(
     repo: Repository, new: NewResource, known: Mapping[str, Mapping[str, Any]]
 ) -> list[NewResource]:

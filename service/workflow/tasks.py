@@ -19,17 +19,42 @@ reroutes the referral in the same transaction (`routing_service.reroute`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 from profiles.issues import Issue
-from service.errors import Forbidden, PreconditionFailed
+from service.errors import FhirError, Forbidden, MethodNotAllowed, PreconditionFailed
 from service.store.model import StoredResource
 from service.store.repository import Repository
 from service.workflow import ownership, routing_service, task_states
 from service.workflow.access import as_system, party_of
 from service.workflow.task_states import Action, Party, TaskStatus
 
-__all__ = ["change_task", "check_change", "rejection_reason"]
+__all__ = [
+    "SERVICE_CREATED",
+    "change_task",
+    "check_change",
+    "check_client_create",
+    "rejection_reason",
+]
+
+# Types no client may create over HTTP (POST, conditional create, transaction or batch POST
+# entry): a ReferralTask is made by the service only, with its referral (referral intake)
+# or by rerouting (`routing_service.reroute`). Not `create` in the CapabilityStatement.
+SERVICE_CREATED: Final = frozenset({"Task"})
+
+
+def check_client_create(resource_type: str) -> None:
+    """MethodNotAllowed (405) for a type only the service creates, for every caller."""
+    if resource_type in SERVICE_CREATED:
+        raise client_create_refused(resource_type)
+
+
+def client_create_refused(resource_type: str) -> FhirError:
+    return MethodNotAllowed.of(
+        f"{resource_type}s are created by the service with their referral (a ServiceRequest "
+        "POSTed by the GP brings its ReferralTask); a client cannot create one",
+        code="not-supported",
+    )
 
 
 def _forbidden(message: str, expression: str | None = None) -> Forbidden:

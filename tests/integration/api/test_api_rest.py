@@ -23,7 +23,10 @@ async def test_metadata_is_a_truthful_capability_statement(
     assert {i["code"] for i in rest["interaction"]} == {"transaction", "batch"}
     by_type = {r["type"]: r for r in rest["resource"]}
     task = by_type["Task"]
-    assert task["conditionalCreate"] is True and task["updateCreate"] is False
+    # Tasks are created by the service only (POST /Task is 405): no create of any kind
+    assert task["conditionalCreate"] is False and task["updateCreate"] is False
+    assert "create" not in {i["code"] for i in task["interaction"]}
+    assert by_type["ServiceRequest"]["conditionalCreate"] is True
     assert task["versioning"] == "versioned-update"
     assert {"focus", "owner", "status", "_id"} <= {p["name"] for p in task["searchParam"]}
     assert by_type["ServiceRequest"]["supportedProfile"] == [

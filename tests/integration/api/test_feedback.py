@@ -398,6 +398,9 @@ async def test_included_resource_about_another_patient_is_422(kit: Kit, rtype: s
              else lumbar_xray_plan(refs, report_url) | {"subject": {"reference": stranger}})
     bundle["entry"].append({"fullUrl": "urn:uuid:00000000-0000-4000-8000-0000000000ff",
                             "resource": extra, "request": {"method": "POST", "url": rtype}})
+    if rtype == "Observation":  # the report's own result (the CarePlan cites the report)
+        extra_url = bundle["entry"][2]["fullUrl"]
+        bundle["entry"][0]["resource"]["result"].append({"reference": extra_url})
     r = await kit.api.post("", json=bundle, headers={"X-Acting-Organization": refs["clinic"]})
     issues = kit.outcome(r, 422)
     assert kit.expressions(issues) == {"Bundle.entry[2].resource.subject"}
@@ -452,6 +455,7 @@ async def test_only_resources_created_with_the_report_are_shared(kit: Kit) -> No
     earlier_ref = f"Observation/{earlier['id']}"
     bundle = transaction(report(refs) | {"result": [{"reference": earlier_ref}]},
                          odi_observation(refs))
+    bundle["entry"][0]["resource"]["result"].append({"reference": bundle["entry"][1]["fullUrl"]})
     r = await kit.api.post("", json=bundle, headers=clinic)
     assert r.status_code == 200, r.text
     created = [e["response"]["location"].split("/_history")[0] for e in r.json()["entry"]]
