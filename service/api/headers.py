@@ -1,8 +1,8 @@
 """Pure parsers for the HTTP headers FHIR gives meaning to (no FastAPI here).
 
-- `If-Match: W/"3"` -> 3 (http.html#concurrency); malformed -> 400. `parse_version_match`
-  also takes `*` (any current version) and a list (`W/"2", W/"3"`: any of them), RFC 9110
-  section 13.1.1.
+- `If-Match` (http.html#concurrency): `parse_version_match` takes one version ETag
+  (`W/"3"`, `"3"`, `3`; malformed -> 400), `*` (any current version) and a list
+  (`W/"2", W/"3"`: any of them), RFC 9110 section 13.1.1.
 - `If-None-Exist` must hold search criteria (`check_if_none_exist`): an empty value or
   only result parameters (`_count`, `_sort`, ...) would be an unconditional create or a
   match-all, so they are 400.
@@ -36,16 +36,6 @@ _ETAG = re.compile(r'^\s*(?:W/)?(?:"(\d+)"|(\d+))\s*$')
 class Prefer:
     return_: ReturnPref = "representation"
     handling: Handling = "lenient"
-
-
-def parse_if_match(value: str | None) -> int | None:
-    """`W/"3"`, `"3"` or `3` -> 3; absent -> None; anything else is a 400."""
-    if value is None or not value.strip():
-        return None
-    found = _ETAG.match(value)
-    if found is None:
-        raise BadRequest.of(f'If-Match must be a version ETag like W/"3", got {value!r}')
-    return int(found.group(1) or found.group(2))
 
 
 @dataclass(frozen=True, slots=True)

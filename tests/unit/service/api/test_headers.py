@@ -4,10 +4,11 @@ import pytest
 
 from service.api.headers import (
     Prefer,
+    VersionMatch,
     check_acceptable,
     check_request_type,
-    parse_if_match,
     parse_prefer,
+    parse_version_match,
 )
 from service.errors import BadRequest, NotAcceptable, UnsupportedMediaType
 
@@ -16,17 +17,17 @@ from service.errors import BadRequest, NotAcceptable, UnsupportedMediaType
     ("value", "version"), [('W/"3"', 3), ('"3"', 3), ("3", 3), (' W/"12" ', 12)]
 )
 def test_if_match_versions(value: str, version: int) -> None:
-    assert parse_if_match(value) == version
+    assert parse_version_match(value) == VersionMatch(frozenset({version}))
 
 
 def test_if_match_absent_is_none() -> None:
-    assert parse_if_match(None) is None and parse_if_match("") is None
+    assert parse_version_match(None) is None and parse_version_match("") is None
 
 
-@pytest.mark.parametrize("value", ['W/"x"', "*", 'W/"3', "three", 'W/"-1"'])
+@pytest.mark.parametrize("value", ['W/"x"', 'W/"3', "three", 'W/"-1"', 'W/"1", *'])
 def test_if_match_malformed_is_400(value: str) -> None:
     with pytest.raises(BadRequest):
-        parse_if_match(value)
+        parse_version_match(value)
 
 
 def test_prefer_defaults() -> None:
