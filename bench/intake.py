@@ -2,8 +2,10 @@
 
 Creates referrals (plain POST and transaction Bundle) for a fixed count on SQLite and on
 PostgreSQL, next to the ceiling of the stack (a bare FastAPI endpoint that only parses the
-same JSON) and, when it can be installed, fhirstarter 4.2 keeping resources in a dict, all
-measured in the same run. Prints what it measured; the last line is one JSON object.
+same JSON), two floors under chiroref (that endpoint plus the fhir.resources check, and plus
+every check chiroref makes, nothing stored) and, when it can be installed, fhirstarter 4.2
+keeping resources in a dict, all measured in the same run. Prints what it measured; the
+last line is one JSON object.
 
     python bench/intake.py            # full size
     python bench/intake.py --smoke    # small and quick (CI)
@@ -146,6 +148,10 @@ def main() -> None:
                         ready_path="/docs") as port:
         ceiling = report("ceiling (bare FastAPI)", measure(
             port, "/fhir/ServiceRequest", plain_bodies, count, conn, limit))
+        validated = report("  + fhir.resources, no store", measure(
+            port, "/validated/ServiceRequest", plain_bodies, count, conn, limit))
+        profiled = report("  + all chiroref checks, no store", measure(
+            port, "/profiled/ServiceRequest", plain_bodies, count, conn, limit))
 
     peer = None
     if not args.no_peer and (python := ensure_peer()):
@@ -177,6 +183,12 @@ def main() -> None:
         "sqlite_p50_ms": sqlite["p50_ms"], "sqlite_p99_ms": sqlite["p99_ms"],
         "transaction_p50_ms": tx["p50_ms"], "transaction_p99_ms": tx["p99_ms"],
         "postgresql_post_ratio_to_ceiling": round(pg["per_s"] / ceiling["per_s"], 3),
+        "validated_floor_per_s": validated["per_s"],
+        "profiled_floor_per_s": profiled["per_s"],
+        "postgresql_post_ratio_to_profiled_floor": round(pg["per_s"] / profiled["per_s"], 3),
+        "profiled_floor_ratio_to_fhirstarter": (
+            round(profiled["per_s"] / peer["per_s"], 2) if peer else None
+        ),
         "fhirstarter_per_s": peer["per_s"] if peer else None,
         "postgresql_post_ratio_to_fhirstarter": (
             round(pg["per_s"] / peer["per_s"], 2) if peer else None
@@ -184,7 +196,11 @@ def main() -> None:
     }
     to_peer = figures["postgresql_post_ratio_to_fhirstarter"]
     print(f"PostgreSQL POST / ceiling = {figures['postgresql_post_ratio_to_ceiling']}"
-          + (f"; / fhirstarter = {to_peer}" if peer else ""))
+          + (f"; / fhirstarter = {to_peer}" if peer else "")
+          + f"; / checks-only floor = {figures['postgresql_post_ratio_to_profiled_floor']}")
+    if peer:
+        print(f"checks-only floor (validation, nothing stored) / fhirstarter = "
+              f"{figures['profiled_floor_ratio_to_fhirstarter']}")
     print(json.dumps(figures))
 
 

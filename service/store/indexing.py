@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from service.store.dates import MAX_TIME, MIN_TIME, InvalidDate, date_range
@@ -26,23 +27,39 @@ class IndexValue(NamedTuple):
     high: datetime | None = None
 
 
-Extractor = Callable[[str, dict[str, Any]], Iterator[IndexValue]]
+Extractor = Callable[[str, dict[str, Any]], list[IndexValue]]
 
 _REF_RE = re.compile(r"(?:(?P<base>.+)/)?(?P<type>[A-Z][A-Za-z]+)/(?P<id>[A-Za-z0-9\-.]{1,64})")
 
+# Lists, not generators: a referral and its Task make ~40 extractor calls per create, and
+# at that grain the generator frames cost more than the walking (docs/performance.md).
 
-def walk(node: Any, path: Sequence[str]) -> Iterator[Any]:
-    """Every value at `path` under `node`, lists flattened at each step."""
-    if isinstance(node, list):
-        for item in node:
-            yield from walk(item, path)
-        return
-    if not path:
-        if node is not None:
-            yield node
-        return
-    if isinstance(node, dict):
-        yield from walk(node.get(path[0]), path[1:])
+
+def walk(node: Any, path: Sequence[str]) -> list[Any]:
+    """Every value at `path` under `node`, lists flattened at each step, None left out."""
+    nodes = _flat(node)
+    for key in path:
+        found: list[Any] = []
+        for item in nodes:
+            if isinstance(item, dict) and (value := item.get(key)) is not None:
+                if isinstance(value, list):
+                    found += _flat(value)
+                else:
+                    found.append(value)
+        nodes = found
+    return nodes
+
+
+def _flat(node: Any) -> list[Any]:
+    if not isinstance(node, list):
+        return [] if node is None else [node]
+    out: list[Any] = []
+    for item in node:
+        if isinstance(item, list):
+            out += _flat(item)
+        elif item is not None:
+            out.append(item)
+    return out
 
 
 def normalise(text: str) -> str:
@@ -51,11 +68,13 @@ def normalise(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
+@lru_cache(maxsize=4096)
 def split_reference(ref: str) -> tuple[str, str, str | None] | None:
     """(type, "Type/id", id) for a literal reference; None for contained or unparseable.
 
     References lose any `/_history/n`. Absolute URLs keep their full text as the value and
     no bare id (the API stores our own references relative), so they only match exactly.
+    Cached: the same patients, roles and clinics recur from one request to the next.
     """
     if ref.startswith("#") or ref.startswith("urn:"):
         return None
@@ -69,35 +88,37 @@ def split_reference(ref: str) -> tuple[str, str, str | None] | None:
     return rtype, f"{rtype}/{rid}", rid
 
 
-def tokens(param: str, node: Any) -> Iterator[IndexValue]:
+def tokens(param: str, node: Any) -> list[IndexValue]:
     """Tokens of a code, boolean, Coding, CodeableConcept or Identifier."""
     if isinstance(node, bool):
-        yield IndexValue(param, None, "true" if node else "false")
-    elif isinstance(node, str):
-        yield IndexValue(param, None, node)
-    elif isinstance(node, dict):
-        if "coding" in node:
-            for coding in node["coding"]:
-                yield from tokens(param, coding)
-        elif "code" in node or "value" in node:
-            code = node.get("code", node.get("value"))
-            if isinstance(code, str):
-                yield IndexValue(param, node.get("system"), code)
+        return [IndexValue(param, None, "true" if node else "false")]
+    if isinstance(node, str):
+        return [IndexValue(param, None, node)]
+    if not isinstance(node, dict):
+        return []
+    if "coding" in node:
+        return [value for coding in node["coding"] for value in tokens(param, coding)]
+    code = node.get("code", node.get("value"))
+    if ("code" in node or "value" in node) and isinstance(code, str):
+        return [IndexValue(param, node.get("system"), code)]
+    return []
 
 
-def references(param: str, node: Any, types: frozenset[str] = frozenset()) -> Iterator[IndexValue]:
+def references(param: str, node: Any, types: frozenset[str] = frozenset()) -> list[IndexValue]:
     """A Reference's literal target, and its identifier under `<param>:identifier`."""
     if not isinstance(node, dict):
-        return
+        return []
     literal = node.get("reference")
     parts = split_reference(literal) if isinstance(literal, str) else None
+    found = []
     if parts is not None and (not types or parts[0] in types):
-        yield IndexValue(param, parts[0], parts[1], parts[2])
+        found.append(IndexValue(param, parts[0], parts[1], parts[2]))
     if "identifier" in node and not types:
-        yield from tokens(f"{param}:identifier", node["identifier"])
+        found += tokens(f"{param}:identifier", node["identifier"])
+    return found
 
 
-def dates(param: str, node: Any) -> Iterator[IndexValue]:
+def dates(param: str, node: Any) -> list[IndexValue]:
     """A date, dateTime, instant or Period as one range."""
     try:
         if isinstance(node, str):
@@ -106,30 +127,29 @@ def dates(param: str, node: Any) -> Iterator[IndexValue]:
             low = date_range(node["start"])[0] if "start" in node else MIN_TIME
             high = date_range(node["end"])[1] if "end" in node else MAX_TIME
         else:
-            return
+            return []
     except InvalidDate:
-        return  # validation rejects these before they reach the store
-    yield IndexValue(param, low=low, high=high)
+        return []  # validation rejects these before they reach the store
+    return [IndexValue(param, low=low, high=high)]
 
 
 _NAME_PARTS = ("text", "family", "given", "prefix", "suffix")
 _ADDRESS_PARTS = ("text", "line", "city", "district", "state", "postalCode", "country")
 
 
-def strings(param: str, node: Any) -> Iterator[IndexValue]:
+def strings(param: str, node: Any) -> list[IndexValue]:
     """A string, or each part of a HumanName or Address."""
     if isinstance(node, str):
-        yield IndexValue(param, None, node, normalise(node))
-    elif isinstance(node, dict):
-        parts = _NAME_PARTS if "family" in node or "given" in node else _ADDRESS_PARTS
-        for part in parts:
-            for text in walk(node, (part,)):
-                yield from strings(param, text)
+        return [IndexValue(param, None, node, normalise(node))]
+    if not isinstance(node, dict):
+        return []
+    parts = _NAME_PARTS if "family" in node or "given" in node else _ADDRESS_PARTS
+    return [value for part in parts for text in walk(node, (part,))
+            for value in strings(param, text)]
 
 
-def uris(param: str, node: Any) -> Iterator[IndexValue]:
-    if isinstance(node, str):
-        yield IndexValue(param, None, node)
+def uris(param: str, node: Any) -> list[IndexValue]:
+    return [IndexValue(param, None, node)] if isinstance(node, str) else []
 
 
 def extract_all(

@@ -1,5 +1,5 @@
 """PostgreSQL writes in one round trip: a single statement whose data-modifying CTEs insert
-the current, history, index, organisation and claim rows from arrays (unnest). The SQL text
+the current, history, index, organisation and claim rows from one JSON document. The SQL text
 is constant, so asyncpg prepares it once per connection. A duplicate claim is a unique
 violation of `pk_conditional_claims`, turned into ClaimTaken."""
 
@@ -9,27 +9,32 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.store.errors import ClaimTaken
-from service.store.indexing import IndexValue
 from service.store.rows import VersionRows
 
 _INDEX_COLUMNS = "resource_type, resource_id, param, system, value, norm, low, high"
-_INDEX_ARRAYS = (
-    "unnest(CAST(:x_type AS text[]), CAST(:x_id AS text[]), CAST(:x_param AS text[]),"
-    " CAST(:x_system AS text[]), CAST(:x_value AS text[]), CAST(:x_norm AS text[]),"
-    " CAST(:x_low AS timestamptz[]), CAST(:x_high AS timestamptz[]))"
+# One index row per element of the document's "x" array: [type, id, param, system, value,
+# norm, low, high] (IndexValue after the two keys; low/high as ISO 8601 with offset).
+_INDEX_FIELDS = (
+    "e->>0, e->>1, e->>2, e->>3, e->>4, e->>5,"
+    " CAST(e->>6 AS timestamptz), CAST(e->>7 AS timestamptz)"
 )
 _VERSION_COLUMNS = "resource_type, id, version_id, last_updated, deleted, content"
 
+# :rows is one JSON document (`rows_document`): "r" [type, id, content], "x" index rows,
+# "o" [type, id, org], "c" [type, key, id]. One text parameter costs the client a fraction
+# of what ~20 typed arrays cost asyncpg to encode (docs/performance.md, round 4), and
+# PostgreSQL parses each content once, as CAST(text AS jsonb) did.
 _INSERT_SQL = text(f"""
-WITH src AS MATERIALIZED (
-    SELECT t, i, CAST(c AS jsonb) AS c
-    FROM unnest(CAST(:r_type AS text[]), CAST(:r_id AS text[]), CAST(:r_doc AS text[]))
-        AS u(t, i, c)
+WITH doc AS MATERIALIZED (
+    SELECT CAST(CAST(:rows AS text) AS jsonb) AS d
+), src AS MATERIALIZED (
+    SELECT e->>0 AS t, e->>1 AS i, e->2 AS c FROM doc, jsonb_array_elements(doc.d->'r') AS e
 ), cur AS (
     INSERT INTO resources ({_VERSION_COLUMNS})
     SELECT t, i, 1, CAST(:now AS timestamptz), false, c FROM src
@@ -37,21 +42,22 @@ WITH src AS MATERIALIZED (
     INSERT INTO resource_history ({_VERSION_COLUMNS})
     SELECT t, i, 1, CAST(:now AS timestamptz), false, c FROM src
 ), idx AS (
-    INSERT INTO search_index ({_INDEX_COLUMNS}) SELECT * FROM {_INDEX_ARRAYS}
+    INSERT INTO search_index ({_INDEX_COLUMNS})
+    SELECT {_INDEX_FIELDS} FROM doc, jsonb_array_elements(doc.d->'x') AS e
 ), org AS (
     INSERT INTO resource_orgs (resource_type, resource_id, org_ref)
-    SELECT * FROM unnest(CAST(:o_type AS text[]), CAST(:o_id AS text[]),
-                         CAST(:o_ref AS text[]))
+    SELECT e->>0, e->>1, e->>2 FROM doc, jsonb_array_elements(doc.d->'o') AS e
 ), claim AS (
     INSERT INTO conditional_claims (resource_type, claim_key, resource_id)
-    SELECT * FROM unnest(CAST(:c_type AS text[]), CAST(:c_key AS text[]),
-                         CAST(:c_id AS text[]))
+    SELECT e->>0, e->>1, e->>2 FROM doc, jsonb_array_elements(doc.d->'c') AS e
 )
 SELECT count(*) FROM src
 """)
 
 _REPLACE_SQL = text(f"""
-WITH cur AS (
+WITH doc AS MATERIALIZED (
+    SELECT CAST(CAST(:rows AS text) AS jsonb) AS d
+), cur AS (
     UPDATE resources SET version_id = :version, last_updated = CAST(:now AS timestamptz),
         deleted = :deleted, content = CAST(:doc AS jsonb)
     WHERE resource_type = :rtype AND id = :rid
@@ -61,7 +67,8 @@ WITH cur AS (
 ), idx_old AS (
     DELETE FROM search_index WHERE resource_type = :rtype AND resource_id = :rid
 ), idx AS (
-    INSERT INTO search_index ({_INDEX_COLUMNS}) SELECT * FROM {_INDEX_ARRAYS}
+    INSERT INTO search_index ({_INDEX_COLUMNS})
+    SELECT {_INDEX_FIELDS} FROM doc, jsonb_array_elements(doc.d->'x') AS e
 ), org_old AS (
     DELETE FROM resource_orgs WHERE :replace_orgs
         AND resource_type = :rtype AND resource_id = :rid
@@ -91,13 +98,7 @@ _DIRECT_INSERT, _DIRECT_NAMES = _positional(_INSERT_SQL.text)
 
 
 def _insert_params(batch: Sequence[VersionRows]) -> dict[str, Any]:
-    return {
-        "now": batch[0].stored.last_updated,
-        **_resource_arrays(batch),
-        **_index_arrays(batch),
-        **_org_arrays(batch),
-        **_claim_arrays(batch),
-    }
+    return {"rows": rows_document(batch), "now": batch[0].stored.last_updated}
 
 
 async def insert_versions(conn: AsyncConnection, batch: Sequence[VersionRows]) -> None:
@@ -140,54 +141,22 @@ async def replace_version(conn: AsyncConnection, rows: VersionRows, keep_orgs: b
         "doc": rows.document,
         "replace_orgs": not keep_orgs,
         "o_ref": sorted(rows.orgs),
-        **_index_arrays([rows]),
+        "rows": rows_document([rows], contents=False),
     }
     await conn.execute(_REPLACE_SQL, params)
 
 
-def _resource_arrays(batch: Sequence[VersionRows]) -> dict[str, list[Any]]:
-    return {
-        "r_type": [r.resource_type for r in batch],
-        "r_id": [r.id for r in batch],
-        "r_doc": [r.document for r in batch],
+def rows_document(batch: Sequence[VersionRows], *, contents: bool = True) -> str:
+    """The rows of `batch` as the one JSON text the statements above unpack. Contents are
+    spliced in as already-serialised JSON (`VersionRows.document`), not encoded again."""
+    doc: dict[str, list[list[Any]]] = {
+        "x": [[r.resource_type, r.id, *value] for r in batch for value in r.index],
+        "o": [[r.resource_type, r.id, org] for r in batch for org in sorted(r.orgs)],
+        "c": [[r.resource_type, r.claim_key, r.id] for r in batch if r.claim_key is not None],
     }
-
-
-def _index_arrays(batch: Sequence[VersionRows]) -> dict[str, list[Any]]:
-    """One array per column (the rows transposed by `zip`, not appended item by item)."""
-    types: list[str] = []
-    ids: list[str] = []
-    values: list[Any] = []
-    for r in batch:
-        types += [r.resource_type] * len(r.index)
-        ids += [r.id] * len(r.index)
-        values += r.index
-    if values:
-        columns = [list(c) for c in zip(*values, strict=True)]
-    else:
-        columns = [[] for _ in IndexValue._fields]
-    return dict(zip(_INDEX_KEYS, [types, ids, *columns], strict=True))
-
-
-_INDEX_KEYS = ("x_type", "x_id", "x_param", "x_system", "x_value", "x_norm", "x_low", "x_high")
-
-
-def _org_arrays(batch: Sequence[VersionRows]) -> dict[str, list[str]]:
-    pairs = [(r.resource_type, r.id, org) for r in batch for org in sorted(r.orgs)]
-    return {
-        "o_type": [p[0] for p in pairs],
-        "o_id": [p[1] for p in pairs],
-        "o_ref": [p[2] for p in pairs],
-    }
-
-
-def _claim_arrays(batch: Sequence[VersionRows]) -> dict[str, list[str]]:
-    claimed = [r for r in batch if r.claim_key is not None]
-    return {
-        "c_type": [r.resource_type for r in claimed],
-        "c_key": [str(r.claim_key) for r in claimed],
-        "c_id": [r.id for r in claimed],
-    }
+    if contents:
+        doc["r"] = [[r.resource_type, r.id, orjson.Fragment(r.document)] for r in batch]
+    return orjson.dumps(doc, option=orjson.OPT_NAIVE_UTC).decode()
 
 
 def _taken(message: str, batch: Sequence[VersionRows]) -> ClaimTaken | None:

@@ -7,7 +7,7 @@ used at write time. `_id` and `_lastUpdated` are columns of `resources`, not ind
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -26,19 +26,22 @@ class SearchParamDef:
     indexed: bool = True  # False: a column of `resources` (_id, _lastUpdated)
 
 
-def _none(param: str, content: dict[str, Any]) -> Iterator[IndexValue]:
-    return iter(())
+def _none(param: str, content: dict[str, Any]) -> list[IndexValue]:
+    return []
 
 
 def _walker(
-    paths: tuple[str, ...], each: Callable[[str, Any], Iterator[IndexValue]]
+    paths: tuple[str, ...], each: Callable[[str, Any], list[IndexValue]]
 ) -> Extractor:
     split = tuple(tuple(p.split(".")) for p in paths)
 
-    def extract(param: str, content: dict[str, Any]) -> Iterator[IndexValue]:
-        for path in split:
-            for node in indexing.walk(content, path):
-                yield from each(param, node)
+    def extract(param: str, content: dict[str, Any]) -> list[IndexValue]:
+        return [
+            value
+            for path in split
+            for node in indexing.walk(content, path)
+            for value in each(param, node)
+        ]
 
     return extract
 
@@ -50,7 +53,7 @@ def token(name: str, expression: str, *paths: str) -> SearchParamDef:
 def reference(name: str, expression: str, *paths: str, only: str = "") -> SearchParamDef:
     types = frozenset(only.split()) if only else frozenset()
 
-    def each(param: str, node: Any) -> Iterator[IndexValue]:
+    def each(param: str, node: Any) -> list[IndexValue]:
         return indexing.references(param, node, types)
 
     return SearchParamDef(name, "reference", expression, _walker(paths, each))

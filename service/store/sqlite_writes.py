@@ -68,7 +68,9 @@ def _version(rows: VersionRows) -> tuple[Any, ...]:
 
 
 def _time(moment: datetime | None) -> str | None:
-    """SQLAlchemy's SQLite DATETIME storage format, in UTC."""
+    """SQLAlchemy's SQLite DATETIME storage format, in UTC, the year in four digits as
+    SQLAlchemy binds it (glibc's strftime writes year 1 as "1", which neither sorts nor
+    reads back)."""
     if moment is None:
         return None
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
