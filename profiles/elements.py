@@ -57,8 +57,14 @@ def stem(key: str) -> str:
     return m.group() if m else key
 
 
+def is_choice_key(key: str, name: str) -> bool:
+    """Is `key` a choice key (`nameXxx`) of element `name`?"""
+    # stem(key) is a prefix of key (or key itself): startswith rules out most keys cheaply.
+    return key.startswith(name) and key != name and stem(key) == name
+
+
 def choice_keys(value: dict[str, Any], name: str) -> list[str]:
-    return [k for k in value if stem(k) == name and k != name]
+    return [k for k in value if is_choice_key(k, name)]
 
 
 def _raw(value: dict[str, Any], seg: Segment) -> Iterator[tuple[str, Any]]:
@@ -84,17 +90,29 @@ def instances(value: Any, seg: Segment) -> Iterator[tuple[str, Any]]:
 
 
 def count(value: Any, seg: Segment) -> int:
+    """How many times `seg` occurs in the parent `value` (what `instances` would yield,
+    plus a primitive present only as its `_name` extension)."""
     if not isinstance(value, dict):
         return 0
-    if seg.key is not None and seg.url is None:
-        found = value.get(seg.key)
-        n = len(found) if isinstance(found, list) else int(found is not None)
-    else:
-        n = sum(1 for _ in instances(value, seg))
-    if seg.url is None and seg.key is not None and n == 0 and f"_{seg.key}" in value:
+    if seg.key is None:
+        return sum(_count_found(value[k], None) for k in choice_keys(value, seg.name))
+    if seg.url is not None:
+        return _count_found(value[seg.key], seg.url) if seg.key in value else 0
+    found = value.get(seg.key)
+    n = len(found) if isinstance(found, list) else int(found is not None)
+    if n == 0 and f"_{seg.key}" in value:
         shadow = value[f"_{seg.key}"]
         n = len(shadow) if isinstance(shadow, list) else 1
     return n
+
+
+def _count_found(found: Any, url: str | None) -> int:
+    """Occurrences in one key's JSON value: each list item, or the value itself; with
+    `url` (an extension slice) only the objects whose `url` is that."""
+    if url is None:
+        return len(found) if isinstance(found, list) else 1
+    items = found if isinstance(found, list) else [found]
+    return sum(1 for item in items if isinstance(item, dict) and item.get("url") == url)
 
 
 def present(value: dict[str, Any], name: str) -> bool:

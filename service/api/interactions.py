@@ -28,7 +28,7 @@ from service.errors import (
     Unprocessable,
 )
 from service.store.db import Store
-from service.store.errors import ClaimTaken
+from service.store.errors import ClaimTaken, StaleRead
 from service.store.model import (
     Caller,
     HistoryPage,
@@ -138,17 +138,39 @@ async def create(
     parsed = conditional(kind, if_none_exist, 2, base_url) if if_none_exist else None
     one_shot = parsed is None and one_statement(new)
     try:
-        async with store.one_shot(caller) if one_shot else store.begin(caller) as repo:
-            found = await match_one(repo, parsed) if parsed else None
-            if found is not None:
-                return Written(found, created=False, issues=issues)
-            key = claim_key(parsed) if parsed else None
-            items = await prepare_create(repo, NewResource(new, claim_key=key), {})
-            stored = await repo.create_many(items)
-            await feedback.accept_feedback(repo, stored, base_url)
-            return Written(stored[0], created=True, issues=issues)
+        try:
+            return await create_once(store, caller, new, parsed, issues, base_url, one_shot)
+        except StaleRead:  # a cached directory read went out of date: read afresh
+            return await create_once(
+                store, caller, new, parsed, issues, base_url, one_shot, cached=False
+            )
     except ClaimTaken as taken:
         return Written(await claimed(store, caller, taken, new, lenient=parsed is not None), False)
+
+
+async def create_once(
+    store: Store,
+    caller: Caller,
+    new: dict[str, Any],
+    parsed: ParsedSearch | None,
+    issues: tuple[Issue, ...],
+    base_url: str,
+    one_shot: bool,
+    *,
+    cached: bool = True,
+) -> Written:
+    """One attempt of `create`: in `Store.one_shot` (reads, maybe cached, then one
+    statement) or in one transaction."""
+    context = store.one_shot(caller, cached=cached) if one_shot else store.begin(caller)
+    async with context as repo:
+        found = await match_one(repo, parsed) if parsed else None
+        if found is not None:
+            return Written(found, created=False, issues=issues)
+        key = claim_key(parsed) if parsed else None
+        items = await prepare_create(repo, NewResource(new, claim_key=key), {})
+        stored = await repo.create_many(items)
+        await feedback.accept_feedback(repo, stored, base_url)
+        return Written(stored[0], created=True, issues=issues)
 
 
 async def claimed(

@@ -21,6 +21,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from service.store.model import Caller, NewResource, StoredResource
+from service.store.read_cache import ReadCache
 from service.store.repository import Repository
 from service.store.sqltypes import dumps
 
@@ -209,6 +210,8 @@ class Store:
         direct_listeners: list[DirectListener] | None = None,
     ) -> None:
         self._engine, self._direct_pool = engine, direct_pool
+        # One-shot creates' SYSTEM reads, checked by the create statement (read_cache.py).
+        self.read_cache = ReadCache()
         # Called with each raw asyncpg connection `one_shot` checks out (tests watch the
         # statements the hot path sends).
         self.direct_listeners: list[DirectListener] = (
@@ -250,7 +253,7 @@ class Store:
                 yield Repository(conn, caller)
 
     @asynccontextmanager
-    async def one_shot(self, caller: Caller) -> AsyncIterator[Repository]:
+    async def one_shot(self, caller: Caller, *, cached: bool = True) -> AsyncIterator[Repository]:
         """A Repository for reads followed by ONE `create_many`, the intake hot path.
 
         On PostgreSQL there is no transaction: a connection of the plain asyncpg pool
@@ -260,13 +263,20 @@ class Store:
         reads see what is committed when each runs, as they would in a READ COMMITTED
         transaction. `update` and `delete` are refused there (they need `begin`).
         Elsewhere (SQLite) it is `begin`.
+
+        SYSTEM reads by id may come from `read_cache` (unless `cached` is False); then the
+        create writes nothing when one of them is out of date and `create_many` raises
+        StaleRead: run the create again (with `cached=False` it cannot happen again).
         """
         if self._direct_pool is None:
             async with self.begin(caller) as repo:
                 yield repo
             return
         async with self._direct_pool.acquire() as driver:
-            yield Repository(_NO_CONNECTION, caller, autocommit_driver=driver)
+            yield Repository(
+                _NO_CONNECTION, caller, autocommit_driver=driver,
+                read_cache=self.read_cache if cached else None,
+            )
 
     async def create_many(
         self, caller: Caller, items: Sequence[NewResource]

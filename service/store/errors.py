@@ -20,3 +20,9 @@ class ClaimTaken(Conflict):
         super().__init__(Issue("error", "duplicate", None, message))
         self.resource_type = resource_type
         self.key = key
+
+
+class StaleRead(Exception):
+    """A one-shot create relied on a cached version that is no longer current, so its
+    statement wrote nothing (read_cache.py). The entries are dropped: build the create
+    again from fresh reads. Never reaches a client."""

@@ -27,14 +27,25 @@ _INDEX_FIELDS = (
 _VERSION_COLUMNS = "resource_type, id, version_id, last_updated, deleted, content"
 
 # :rows is one JSON document (`rows_document`): "r" [type, id, content], "x" index rows,
-# "o" [type, id, org], "c" [type, key, id]. One text parameter costs the client a fraction
+# "o" [type, id, org], "c" [type, key, id], and "g" [type, id, version]: versions the rows
+# were built from (read_cache.py); unless each is still current and live, nothing is
+# written and the statement returns 0. One text parameter costs the client a fraction
 # of what ~20 typed arrays cost asyncpg to encode (docs/performance.md, round 4), and
 # PostgreSQL parses each content once, as CAST(text AS jsonb) did.
 _INSERT_SQL = text(f"""
 WITH doc AS MATERIALIZED (
     SELECT CAST(CAST(:rows AS text) AS jsonb) AS d
+), fresh AS MATERIALIZED (
+    SELECT NOT EXISTS (
+        SELECT 1 FROM doc, jsonb_array_elements(doc.d->'g') AS e
+        WHERE NOT EXISTS (
+            SELECT 1 FROM resources r
+            WHERE r.resource_type = e->>0 AND r.id = e->>1
+              AND r.version_id = CAST(e->>2 AS integer) AND NOT r.deleted)
+    ) AS ok
 ), src AS MATERIALIZED (
     SELECT e->>0 AS t, e->>1 AS i, e->2 AS c FROM doc, jsonb_array_elements(doc.d->'r') AS e
+    WHERE (SELECT ok FROM fresh)
 ), cur AS (
     INSERT INTO resources ({_VERSION_COLUMNS})
     SELECT t, i, 1, CAST(:now AS timestamptz), false, c FROM src
@@ -44,12 +55,15 @@ WITH doc AS MATERIALIZED (
 ), idx AS (
     INSERT INTO search_index ({_INDEX_COLUMNS})
     SELECT {_INDEX_FIELDS} FROM doc, jsonb_array_elements(doc.d->'x') AS e
+    WHERE (SELECT ok FROM fresh)
 ), org AS (
     INSERT INTO resource_orgs (resource_type, resource_id, org_ref)
     SELECT e->>0, e->>1, e->>2 FROM doc, jsonb_array_elements(doc.d->'o') AS e
+    WHERE (SELECT ok FROM fresh)
 ), claim AS (
     INSERT INTO conditional_claims (resource_type, claim_key, resource_id)
     SELECT e->>0, e->>1, e->>2 FROM doc, jsonb_array_elements(doc.d->'c') AS e
+    WHERE (SELECT ok FROM fresh)
 )
 SELECT count(*) FROM src
 """)
@@ -97,8 +111,10 @@ def _positional(sql: str) -> tuple[str, tuple[str, ...]]:
 _DIRECT_INSERT, _DIRECT_NAMES = _positional(_INSERT_SQL.text)
 
 
-def _insert_params(batch: Sequence[VersionRows]) -> dict[str, Any]:
-    return {"rows": rows_document(batch), "now": batch[0].stored.last_updated}
+def _insert_params(
+    batch: Sequence[VersionRows], relied: Sequence[tuple[str, str, int]] = ()
+) -> dict[str, Any]:
+    return {"rows": rows_document(batch, relied=relied), "now": batch[0].stored.last_updated}
 
 
 async def insert_versions(conn: AsyncConnection, batch: Sequence[VersionRows]) -> None:
@@ -111,12 +127,16 @@ async def insert_versions(conn: AsyncConnection, batch: Sequence[VersionRows]) -
         raise taken from exc
 
 
-async def insert_versions_direct(driver: Any, batch: Sequence[VersionRows]) -> None:
+async def insert_versions_direct(
+    driver: Any, batch: Sequence[VersionRows], relied: Sequence[tuple[str, str, int]] = ()
+) -> bool:
     """The same statement on the raw asyncpg connection, in autocommit (Store.create_many):
-    skips SQLAlchemy's execution layer, about a quarter of the client CPU of a create."""
-    params = _insert_params(batch)
+    skips SQLAlchemy's execution layer, about a quarter of the client CPU of a create.
+    False (nothing written) when a version in `relied` is no longer current."""
+    params = _insert_params(batch, relied)
     try:
-        await driver.execute(_DIRECT_INSERT, *[params[name] for name in _DIRECT_NAMES])
+        written = await driver.fetchval(_DIRECT_INSERT, *[params[name] for name in _DIRECT_NAMES])
+        return bool(written)
     except Exception as exc:
         if getattr(exc, "sqlstate", None) != _UNIQUE_VIOLATION:
             raise
@@ -146,7 +166,12 @@ async def replace_version(conn: AsyncConnection, rows: VersionRows, keep_orgs: b
     await conn.execute(_REPLACE_SQL, params)
 
 
-def rows_document(batch: Sequence[VersionRows], *, contents: bool = True) -> str:
+def rows_document(
+    batch: Sequence[VersionRows],
+    *,
+    contents: bool = True,
+    relied: Sequence[tuple[str, str, int]] = (),
+) -> str:
     """The rows of `batch` as the one JSON text the statements above unpack. Contents are
     spliced in as already-serialised JSON (`VersionRows.document`), not encoded again."""
     doc: dict[str, list[list[Any]]] = {
@@ -156,6 +181,8 @@ def rows_document(batch: Sequence[VersionRows], *, contents: bool = True) -> str
     }
     if contents:
         doc["r"] = [[r.resource_type, r.id, orjson.Fragment(r.document)] for r in batch]
+    if relied:
+        doc["g"] = [list(version) for version in relied]
     return orjson.dumps(doc, option=orjson.OPT_NAIVE_UTC).decode()
 
 

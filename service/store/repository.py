@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.errors import Gone, NotFound, PreconditionFailed
 from service.store import claims, pg_reads, pg_writes, search, writes
-from service.store.errors import ClaimTaken
+from service.store.errors import ClaimTaken, StaleRead
 from service.store.model import (
     Caller,
     HistoryPage,
@@ -26,6 +26,7 @@ from service.store.model import (
     StoredResource,
     Updated,
 )
+from service.store.read_cache import ReadCache
 from service.store.rows import deleted_rows, version_rows
 from service.store.tables import conditional_claims, resource_history, resource_orgs, resources
 
@@ -41,11 +42,17 @@ class Repository:
         caller: Caller,
         now: datetime | None = None,
         autocommit_driver: Any = None,
+        read_cache: ReadCache | None = None,
+        relied: list[tuple[str, str, int]] | None = None,
     ) -> None:
         """`autocommit_driver`: the raw asyncpg connection of an autocommit `conn`, given
         only by `Store.one_shot`: reads and the single-statement create go straight to
-        asyncpg, and writes that need a transaction (update, delete) are refused."""
+        asyncpg, and writes that need a transaction (update, delete) are refused.
+        `read_cache` (one-shot only): SYSTEM reads by id may come from it; `relied`
+        collects the versions so used, which the create statement checks (read_cache.py)."""
         self._conn, self._caller, self._direct = conn, caller, autocommit_driver
+        self._cache = read_cache if autocommit_driver is not None else None
+        self._relied: list[tuple[str, str, int]] = [] if relied is None else relied
         moment = now or datetime.now(UTC)
         # Milliseconds, so the column and meta.lastUpdated say the same instant.
         self.now = moment.replace(microsecond=moment.microsecond // 1000 * 1000)
@@ -56,7 +63,10 @@ class Repository:
 
     def as_caller(self, caller: Caller) -> Repository:
         """The same connection (and transaction or one-shot mode, and `now`) for `caller`."""
-        return Repository(self._conn, caller, now=self.now, autocommit_driver=self._direct)
+        return Repository(
+            self._conn, caller, now=self.now, autocommit_driver=self._direct,
+            read_cache=self._cache, relied=self._relied,
+        )
 
     @property
     def connection(self) -> AsyncConnection:
@@ -69,7 +79,11 @@ class Repository:
             version_rows(i.content, i.id, 1, self.now, i.orgs, i.claim_key) for i in items
         ]
         if batch and self._direct is not None:
-            await pg_writes.insert_versions_direct(self._direct, batch)
+            written = await pg_writes.insert_versions_direct(self._direct, batch, self._relied)
+            if not written:
+                if self._cache is not None:
+                    self._cache.drop((t, i) for t, i, _ in self._relied)
+                raise StaleRead()
         elif batch:
             await writes.insert_versions(self._conn, batch)
         return [rows.stored for rows in batch]
@@ -84,9 +98,16 @@ class Repository:
 
     async def _read_current(self, resource_type: str, id: str) -> StoredResource | None:
         if self._direct is not None:
-            return await pg_reads.read_current(
+            cache = self._cache if self._caller.org_refs is None else None
+            if cache is not None and (cached := cache.get(resource_type, id)) is not None:
+                self._relied.append((resource_type, id, cached.version_id))
+                return cached
+            stored = await pg_reads.read_current(
                 self._direct, resource_type, id, self._caller.org_refs
             )
+            if cache is not None and stored is not None:
+                cache.put(stored)
+            return stored
         row = (await self._conn.execute(self._select(resources, resource_type, id))).first()
         return None if row is None else _stored(row)
 

@@ -1,11 +1,13 @@
 """The round-trip budget of a plain referral create (DESIGN.md, Performance budget).
 
-On PostgreSQL a referral that names its clinic is two statements on a connection of the
-plain asyncpg pool (no SQLAlchemy checkout) and nothing else: the requester
-PractitionerRole's read and the one create statement (referral, Task, history, index,
-organisation and claim rows), in autocommit, without BEGIN/COMMIT exchanges. Routing (no
-clinic named) and conditional creates still run
-in one transaction. SQLite keeps one transaction per create.
+On PostgreSQL a referral that names its clinic is one statement on a connection of the
+plain asyncpg pool (no SQLAlchemy checkout) and nothing else: the create statement
+(referral, Task, history, index, organisation and claim rows), in autocommit, without
+BEGIN/COMMIT exchanges. The requester PractitionerRole is read once and then comes from the
+store's read cache; the create statement checks that the cached version is still current
+and writes nothing if not, and the create is built again from a fresh read. Routing (no
+clinic named) and conditional creates still run in one transaction. SQLite keeps one
+transaction per create.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from fastapi import FastAPI
 from sqlalchemy import event
 
 from service.store.db import Store
+from service.store.model import SYSTEM
+from tests.integration.api.conftest import organization
 
 Kit = Any  # the `kit` fixture (tests/integration/api/conftest.py)
 MINIMAL = {"Prefer": "return=minimal"}
@@ -65,19 +69,69 @@ def app_store(api_app: FastAPI) -> Store:
 
 
 @pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)  # its budget
-async def test_referral_naming_its_clinic_is_two_statements(
+async def test_referral_naming_its_clinic_is_one_statement_once_the_role_is_known(
     api: httpx.AsyncClient, api_app: FastAPI, kit: Kit
 ) -> None:
     store = app_store(api_app)
     assert store.dialect == "postgresql"
     refs = await kit.gp_and_clinic()
-    await kit.post(kit.referral(refs["patient"], refs["role"], refs["clinic"], "warm-up"))
+    with sent_statements(store) as sent:
+        first = kit.referral(refs["patient"], refs["role"], refs["clinic"], "R-first")
+        r = await api.post("ServiceRequest", json=first, headers=MINIMAL)
+    assert r.status_code == 201, r.text
+    assert sent == ["SELECT", "WITH"]  # the role's organisation, then everything else
     with sent_statements(store) as sent:
         body = kit.referral(refs["patient"], refs["role"], refs["clinic"], "R-budget")
         r = await api.post("ServiceRequest", json=body, headers=MINIMAL)
     assert r.status_code == 201, r.text
-    assert sent == ["SELECT", "WITH"]  # the role's organisation, then everything else
+    assert sent == ["WITH"]  # the role from the read cache, checked by the statement
     assert await kit.count("Task", {"owner": refs["clinic"]}) == 2
+
+
+async def referral_orgs(store: Store, referral_id: str) -> set[str]:
+    async with store.begin(SYSTEM) as repo:
+        return set(await repo.current_orgs("ServiceRequest", referral_id))
+
+
+@pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)  # the cache is PG's
+async def test_a_role_changed_since_it_was_cached_is_read_again(
+    api: httpx.AsyncClient, api_app: FastAPI, kit: Kit
+) -> None:
+    """The GP's PractitionerRole moves to another practice after a create cached it: the
+    next create's statement finds the cached version out of date and writes nothing, and
+    the create is built again from the new role (its organisation, its sender claim)."""
+    store = app_store(api_app)
+    refs = await kit.gp_and_clinic()
+    first = await kit.post(kit.referral(refs["patient"], refs["role"], refs["clinic"], "R-1"))
+    assert refs["practice"] in await referral_orgs(store, first["id"])
+    moved = await kit.post(organization("Nytt legekontor"))
+    role = (await api.get(refs["role"])).json()
+    role["organization"] = {"reference": f"Organization/{moved['id']}"}
+    assert (await api.put(refs["role"], json=role)).status_code == 200
+    with sent_statements(store) as sent:
+        body = kit.referral(refs["patient"], refs["role"], refs["clinic"], "R-1")
+        r = await api.post("ServiceRequest", json=body, headers=MINIMAL)
+    assert r.status_code == 201, r.text  # another sender now: the identifier is free again
+    assert sent == ["WITH", "SELECT", "WITH"]  # refused as stale, fresh read, written
+    second = r.headers["location"].split("/")[-3]
+    orgs = await referral_orgs(store, second)
+    assert f"Organization/{moved['id']}" in orgs and refs["practice"] not in orgs
+    assert await kit.count("ServiceRequest") == 2 and await kit.count("Task") == 2
+
+
+@pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)  # the cache is PG's
+async def test_a_role_deleted_since_it_was_cached_gives_no_organisation(
+    api: httpx.AsyncClient, api_app: FastAPI, kit: Kit
+) -> None:
+    store = app_store(api_app)
+    refs = await kit.gp_and_clinic()
+    await kit.post(kit.referral(refs["patient"], refs["role"], refs["clinic"], "R-a"))
+    assert (await api.delete(refs["role"])).status_code in (200, 204)
+    body = kit.referral(refs["patient"], refs["role"], refs["clinic"], "R-b")
+    r = await api.post("ServiceRequest", json=body, headers=MINIMAL)
+    assert r.status_code == 201, r.text
+    orgs = await referral_orgs(store, r.headers["location"].split("/")[-3])
+    assert refs["practice"] not in orgs and refs["clinic"] in orgs
 
 
 @pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)  # its budget
