@@ -20,6 +20,7 @@ from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from service.store.direct_pool import DirectPool
 from service.store.model import Caller, NewResource, StoredResource
 from service.store.read_cache import ReadCache
 from service.store.repository import Repository
@@ -141,35 +142,29 @@ def _postgres_engine(url: str) -> AsyncEngine:
 DirectListener = Callable[[Any], None]
 
 
-async def _direct_pool(url: str, listeners: list[DirectListener]) -> Any:
-    """The plain asyncpg pool of `Store.one_shot` (PostgreSQL), sized like the engine's.
-    Its connections are autocommit and keep no session state, so a released connection
-    is not reset (asyncpg's default reset is one more round trip per checkout); an open
-    transaction would still be rolled back by asyncpg."""
+async def _direct_pool(url: str, listeners: list[DirectListener]) -> DirectPool:
+    """The connections of `Store.one_shot` (PostgreSQL), as many as the engine may open.
+    Autocommit, no session state: nothing to reset between users (direct_pool.py). One is
+    opened now, so a database that refuses them fails at start-up."""
+    args = asyncpg_connect_args(url)
 
-    async def init(conn: Any) -> None:
-        for kind in ("json", "jsonb"):
-            await conn.set_type_codec(
-                kind, schema="pg_catalog", encoder=dumps, decoder=orjson.loads, format="text"
-            )
+    async def connect() -> Any:
+        conn = await asyncpg.connect(**args, server_settings=_PG_SERVER_SETTINGS)
+        try:
+            for kind in ("json", "jsonb"):
+                await conn.set_type_codec(
+                    kind, schema="pg_catalog", encoder=dumps, decoder=orjson.loads,
+                    format="text",
+                )
+        except BaseException:
+            conn.terminate()
+            raise
+        return conn
 
-    async def setup(conn: Any) -> None:
-        for listener in listeners:
-            listener(conn)
-
-    async def no_reset(conn: Any) -> None:
-        return None
-
-    return await asyncpg.create_pool(
-        **asyncpg_connect_args(url),
-        min_size=1,
-        max_size=_PG_POOL_SIZE + _PG_OVERFLOW,
-        max_inactive_connection_lifetime=1800,
-        server_settings=_PG_SERVER_SETTINGS,
-        init=init,
-        setup=setup,
-        reset=no_reset,
-    )
+    pool = DirectPool(connect, _PG_POOL_SIZE + _PG_OVERFLOW, listeners=listeners)
+    async with pool.connection():
+        pass
+    return pool
 
 
 class _NoConnection:
@@ -206,7 +201,7 @@ class Store:
     def __init__(
         self,
         engine: AsyncEngine,
-        direct_pool: Any = None,
+        direct_pool: DirectPool | None = None,
         direct_listeners: list[DirectListener] | None = None,
     ) -> None:
         self._engine, self._direct_pool = engine, direct_pool
@@ -272,7 +267,7 @@ class Store:
             async with self.begin(caller) as repo:
                 yield repo
             return
-        async with self._direct_pool.acquire() as driver:
+        async with self._direct_pool.connection() as driver:
             yield Repository(
                 _NO_CONNECTION, caller, autocommit_driver=driver,
                 read_cache=self.read_cache if cached else None,

@@ -143,9 +143,10 @@ async def _pg_round_trips(store: Store, batch: list[NewResource]) -> list[str]:
     def watch(driver: Any) -> None:
         driver.add_query_logger(lambda q: sent.append(q.query.split()[0].upper()))
 
-    store.direct_listeners.append(watch)  # the one-shot path's plain asyncpg pool
+    store.direct_listeners.append(watch)  # the one-shot path's connections
     try:
         await store.create_many(SYSTEM, batch)
+        await asyncio.sleep(0)  # asyncpg calls query loggers with call_soon
     finally:
         store.direct_listeners.remove(watch)
     return sent

@@ -12,8 +12,9 @@ transaction per create.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -29,12 +30,12 @@ Kit = Any  # the `kit` fixture (tests/integration/api/conftest.py)
 MINIMAL = {"Prefer": "return=minimal"}
 
 
-@contextmanager
-def sent_statements(store: Store) -> Iterator[list[str]]:
+@asynccontextmanager
+async def sent_statements(store: Store) -> AsyncIterator[list[str]]:
     """The first word of every statement asyncpg sends while the block runs, on every
-    connection the block checks out: from the engine's pool and from the plain asyncpg
-    pool of `Store.one_shot` (whose connections keep a logger that is muted afterwards: a
-    released pool proxy refuses calls)."""
+    connection the block checks out: from the engine's pool and from the connections of
+    `Store.one_shot` (which keep a logger, muted afterwards). asyncpg calls query loggers
+    with `call_soon`, so the loop turns once before the list is closed."""
     sent: list[str] = []
     active = [True]
 
@@ -55,6 +56,7 @@ def sent_statements(store: Store) -> Iterator[list[str]]:
     store.direct_listeners.append(on_direct)
     try:
         yield sent
+        await asyncio.sleep(0)
     finally:
         active[0] = False
         store.direct_listeners.remove(on_direct)
@@ -75,12 +77,12 @@ async def test_referral_naming_its_clinic_is_one_statement_once_the_role_is_know
     store = app_store(api_app)
     assert store.dialect == "postgresql"
     refs = await kit.gp_and_clinic()
-    with sent_statements(store) as sent:
+    async with sent_statements(store) as sent:
         first = kit.referral(refs["patient"], refs["role"], refs["clinic"], "R-first")
         r = await api.post("ServiceRequest", json=first, headers=MINIMAL)
     assert r.status_code == 201, r.text
     assert sent == ["SELECT", "WITH"]  # the role's organisation, then everything else
-    with sent_statements(store) as sent:
+    async with sent_statements(store) as sent:
         body = kit.referral(refs["patient"], refs["role"], refs["clinic"], "R-budget")
         r = await api.post("ServiceRequest", json=body, headers=MINIMAL)
     assert r.status_code == 201, r.text
@@ -108,7 +110,7 @@ async def test_a_role_changed_since_it_was_cached_is_read_again(
     role = (await api.get(refs["role"])).json()
     role["organization"] = {"reference": f"Organization/{moved['id']}"}
     assert (await api.put(refs["role"], json=role)).status_code == 200
-    with sent_statements(store) as sent:
+    async with sent_statements(store) as sent:
         body = kit.referral(refs["patient"], refs["role"], refs["clinic"], "R-1")
         r = await api.post("ServiceRequest", json=body, headers=MINIMAL)
     assert r.status_code == 201, r.text  # another sender now: the identifier is free again
@@ -179,7 +181,7 @@ async def test_conditional_create_keeps_its_transaction(
     assert store.dialect == "postgresql"
     refs = await kit.gp_and_clinic()
     body = kit.referral(refs["patient"], refs["role"], refs["clinic"], "R-cond")
-    with sent_statements(store) as sent:
+    async with sent_statements(store) as sent:
         headers = {**MINIMAL, "If-None-Exist": "identifier=urn:oid:1.2.3|R-cond"}
         r = await api.post("ServiceRequest", json=body, headers=headers)
     assert r.status_code == 201, r.text
