@@ -13,16 +13,33 @@ from profiles.issues import Issue, Severity
 from profiles.rules import Context
 from profiles.terminology import Expansion
 
+# Hot loops below are plain `for` loops, not any()/all() over a generator (SIM110): a
+# generator costs more than the whole check on these small inputs.
+
 
 def matches(value: Any, pattern: Any) -> bool:
     """FHIR pattern semantics: every element of the pattern is present in the value."""
     if isinstance(pattern, dict):
-        return isinstance(value, dict) and all(
-            k in value and matches(value[k], v) for k, v in pattern.items())
+        if not isinstance(value, dict):
+            return False
+        for k, v in pattern.items():  # noqa: SIM110
+            if k not in value or not matches(value[k], v):
+                return False
+        return True
     if isinstance(pattern, list):
         items = value if isinstance(value, list) else [value]
-        return all(any(matches(item, p) for item in items) for p in pattern)
+        for p in pattern:  # noqa: SIM110
+            if not _matched_by_one(items, p):
+                return False
+        return True
     return bool(value == pattern)
+
+
+def _matched_by_one(items: list[Any], pattern: Any) -> bool:
+    for item in items:  # noqa: SIM110
+        if matches(item, pattern):
+            return True
+    return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +69,10 @@ class Binding:
         if not isinstance(value, dict):
             return True  # not a coded value: the structural check reports it
         if "coding" in value:
-            return any(vs.has(c.get("system"), c.get("code")) for c in value["coding"])
+            for c in value["coding"]:  # noqa: SIM110
+                if vs.has(c.get("system"), c.get("code")):
+                    return True
+            return False
         if "code" in value or "system" in value:
             return vs.has(value.get("system"), value.get("code"))
         return self.strength == "extensible"  # text only

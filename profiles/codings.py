@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 __all__ = ["codings"]
 
 
-def codings(concepts: Any) -> Iterator[Mapping[str, Any]]:
-    """The codings of a CodeableConcept or of a list of them; anything malformed is skipped."""
+def codings(concepts: Any) -> list[Mapping[str, Any]]:
+    """The codings of a CodeableConcept or of a list of them; anything malformed is skipped.
+    (A list, not a generator: cheaper for the one or two codings of a concept.)"""
+    out: list[Mapping[str, Any]] = []
     for concept in concepts if isinstance(concepts, list) else [concepts]:
         found = concept.get("coding") if isinstance(concept, dict) else None
-        for coding in found if isinstance(found, list) else []:
-            if isinstance(coding, dict):
-                yield coding
+        if isinstance(found, list):
+            out += [coding for coding in found if isinstance(coding, dict)]
+    return out

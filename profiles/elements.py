@@ -13,7 +13,7 @@ counts: FHIR allows an extension in place of a value).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -57,14 +57,35 @@ def stem(key: str) -> str:
     return m.group() if m else key
 
 
-def is_choice_key(key: str, name: str) -> bool:
-    """Is `key` a choice key (`nameXxx`) of element `name`?"""
-    # stem(key) is a prefix of key (or key itself): startswith rules out most keys cheaply.
-    return key.startswith(name) and key != name and stem(key) == name
+_MAX_CACHED_SHAPE = 64  # keys of an object whose choice keys are cached (_cached_by_name)
 
 
-def choice_keys(value: dict[str, Any], name: str) -> list[str]:
-    return [k for k in value if is_choice_key(k, name)]
+def choice_keys_by_name(value: dict[str, Any]) -> Mapping[str, tuple[str, ...]]:
+    """Element name -> its choice keys (`nameXxx`) in `value`, in order. Do not mutate
+    the result (it may be shared)."""
+    keys = tuple(value)
+    return _cached_by_name(keys) if len(keys) <= _MAX_CACHED_SHAPE else _by_name(keys)
+
+
+@lru_cache(maxsize=1024)
+def _cached_by_name(keys: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    """`_by_name`, cached by the object's key tuple: objects of one shape (the hot case:
+    one client's resources) share the answer."""
+    return _by_name(keys)
+
+
+def _by_name(keys: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    found: dict[str, list[str]] = {}
+    for key in keys:
+        name = stem(key)
+        if name != key:
+            found.setdefault(name, []).append(key)
+    return {name: tuple(names) for name, names in found.items()}
+
+
+def choice_keys(value: dict[str, Any], name: str) -> tuple[str, ...]:
+    """The keys `nameXxx` of `value` (those whose stem is `name`), in order."""
+    return choice_keys_by_name(value).get(name, ())
 
 
 def _raw(value: dict[str, Any], seg: Segment) -> Iterator[tuple[str, Any]]:
@@ -94,25 +115,35 @@ def count(value: Any, seg: Segment) -> int:
     plus a primitive present only as its `_name` extension)."""
     if not isinstance(value, dict):
         return 0
-    if seg.key is None:
-        return sum(_count_found(value[k], None) for k in choice_keys(value, seg.name))
+    key = seg.key
+    if key is None:
+        return count_under(value, choice_keys(value, seg.name))
     if seg.url is not None:
-        return _count_found(value[seg.key], seg.url) if seg.key in value else 0
-    found = value.get(seg.key)
+        return _count_slice(value[key], seg.url) if key in value else 0
+    found = value.get(key)
     n = len(found) if isinstance(found, list) else int(found is not None)
-    if n == 0 and f"_{seg.key}" in value:
-        shadow = value[f"_{seg.key}"]
+    if n == 0 and f"_{key}" in value:
+        shadow = value[f"_{key}"]
         n = len(shadow) if isinstance(shadow, list) else 1
     return n
 
 
-def _count_found(found: Any, url: str | None) -> int:
-    """Occurrences in one key's JSON value: each list item, or the value itself; with
-    `url` (an extension slice) only the objects whose `url` is that."""
-    if url is None:
-        return len(found) if isinstance(found, list) else 1
-    items = found if isinstance(found, list) else [found]
-    return sum(1 for item in items if isinstance(item, dict) and item.get("url") == url)
+def count_under(value: dict[str, Any], keys: Iterable[str]) -> int:
+    """Occurrences under `keys` of `value`: a list counts its items, anything else 1."""
+    n = 0
+    for key in keys:
+        found = value[key]
+        n += len(found) if isinstance(found, list) else 1
+    return n
+
+
+def _count_slice(found: Any, url: str) -> int:
+    """The objects whose `url` is `url` in one key's JSON value (a list or one value)."""
+    n = 0
+    for item in found if isinstance(found, list) else [found]:
+        if isinstance(item, dict) and item.get("url") == url:
+            n += 1
+    return n
 
 
 def present(value: dict[str, Any], name: str) -> bool:

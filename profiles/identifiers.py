@@ -36,6 +36,7 @@ _ORGNR_W: Final = (3, 2, 7, 6, 5, 4, 3, 2)
 _SYNTHETIC_MONTH_OFFSETS: Final = (0, 40, 80)
 _CPR_REPLACEMENT_DAY: Final = 60
 _NO_PERSON_SYSTEMS: Final = (c.NO_FNR, c.NO_DNR)
+_ASCII_DIGITS: Final = re.compile("[0-9]*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +47,9 @@ class Finding:
 
 def ascii_digits(value: str, length: int | None = None) -> bool:
     """Only ASCII 0-9 (not '²', not full-width digits), `length` of them when given."""
-    pattern = "[0-9]+" if length is None else f"[0-9]{{{length}}}"
-    return re.fullmatch(pattern, value) is not None
+    if _ASCII_DIGITS.fullmatch(value) is None:
+        return False
+    return len(value) > 0 if length is None else len(value) == length
 
 
 def mod11(digits: str, weights: Sequence[int]) -> int | None:

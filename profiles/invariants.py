@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 import fhirpathpy
@@ -41,7 +41,10 @@ def by_shape(expression: str, names: Mapping[str, str]) -> Evaluator | None:
     parts = [(names[m.group(1)], m.group(2) == "exists") for m in terms if m]
 
     def evaluate(value: Any, root: dict[str, Any]) -> bool:
-        return any(present(value, n) == want for n, want in parts)
+        for name, want in parts:  # noqa: SIM110 (no generator per call)
+            if present(value, name) == want:
+                return True
+        return False
 
     return evaluate
 
@@ -66,12 +69,21 @@ class Invariant:
     evaluate: Evaluator
     source: str
     rooted: bool = False  # reads %rootResource: give it the container
+    # the keys whose presence triggers it, when no `when` name is a choice (`x[x]`)
+    trigger_keys: frozenset[str] | None = field(init=False, default=None)
 
+    def __post_init__(self) -> None:
+        if self.when is not None and not any(n.endswith("[x]") for n in self.when):
+            keys = frozenset(k for n in self.when for k in (n, f"_{n}"))
+            object.__setattr__(self, "trigger_keys", keys)  # frozen: set once, here
 
     def check(self, value: Any, expr: str, ctx: Context) -> None:
         if not isinstance(value, dict):
             return
-        if self.when is not None and not any(present(value, n) for n in self.when):
+        if self.trigger_keys is not None:
+            if value.keys().isdisjoint(self.trigger_keys):
+                return
+        elif self.when is not None and not any(present(value, n) for n in self.when):
             return
         try:
             ok = self.evaluate(value, ctx.root_resource if self.rooted else ctx.root)

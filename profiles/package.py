@@ -132,8 +132,10 @@ def default_profiles(resource_type: str,
 
 
 def _has_coding(concepts: Any, system: str, code: str | None) -> bool:
-    return any(x.get("system") == system and (code is None or x.get("code") == code)
-               for x in codings(concepts))
+    for x in codings(concepts):
+        if x.get("system") == system and (code is None or x.get("code") == code):
+            return True
+    return False
 
 
 def _recommends(careplan: Mapping[str, Any]) -> bool:

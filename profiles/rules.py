@@ -3,16 +3,26 @@
 `RuleTree.run(resource)` walks only the elements that are present and have rules:
 each `Node` holds the checks for every occurrence of its element (`checks`) and the
 cardinality of its children (`counts`, which must fire when a child is absent).
-Checks are small objects with one method, built once at start-up.
+Checks are small objects with one method, built once at start-up; on its first run a
+node turns its rules into a `Plan` (what to call, in order, and which child each JSON
+key leads to), so a walk does no look-up that could have been done once.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from profiles.elements import Segment, count, instances, stem
+from profiles.elements import (
+    Segment,
+    choice_keys,
+    choice_keys_by_name,
+    count,
+    count_under,
+    stem,
+)
 from profiles.issues import Issue
 
 
@@ -43,8 +53,28 @@ class Cardinality:
     max: int | None  # None: unbounded
     source: str  # profile name or "FHIR R4"
 
+    def fast_key(self) -> str | None:
+        """The JSON key of a plain element (not a choice nor an extension slice) whose
+        count may be read straight off that key, when this cardinality allows 1: a value
+        that is not a list counts 1, a non-empty list its length (enough up to `most`).
+        None otherwise (also for a min above 1 or a max of 0)."""
+        seg = self.segment
+        plain = seg.key is not None and seg.url is None
+        allows_one = self.min <= 1 and (self.max is None or self.max >= 1)
+        return seg.key if plain and allows_one else None
+
+    def choice(self) -> str | None:
+        """The element name when it is a choice (`name[x]`)."""
+        return self.segment.name if self.segment.key is None else None
+
+    def most(self) -> int:
+        return sys.maxsize if self.max is None else self.max
+
     def check(self, parent: Any, expr: str, ctx: Context) -> None:
-        n = count(parent, self.segment)
+        self.check_count(count(parent, self.segment), expr, ctx)
+
+    def check_count(self, n: int, expr: str, ctx: Context) -> None:
+        """Report `n` occurrences when they do not meet this cardinality."""
         if self.min <= n and (self.max is None or n <= self.max):
             return
         where = f"{expr}.{self.segment.fhirpath}"
@@ -57,8 +87,12 @@ class Cardinality:
                                  f"{what}maximum {self.max}, found {n}"))
 
 
+MAX_REMEMBERED_KEYS = 64  # per node, see Plan.visits_for
+MAX_REMEMBERED_KEY_LENGTH = 64
 CheckFn = Callable[[Any, str, Context], None]
-Children = tuple[tuple[Segment, "Node"], ...]
+# A child to run for a JSON key: (segment, node, by choice). `by choice`: the child is a
+# choice element `name[x]` and the key one of its choice keys (see Node.run_choices).
+Visit = tuple[Segment, "Node", bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,23 +100,51 @@ class Plan:
     """What `Node.run` does, worked out once from the node's rules (on its first run)."""
 
     checks: tuple[CheckFn, ...]  # the checks' bound `check` methods, in order
-    counts: tuple[Cardinality, ...]
-    by_key: dict[str, Children]  # JSON key -> children whose segment names that key
-    choices: tuple[tuple[str, Segment, Node], ...]  # (name, segment, node) of `name[x]`
-    choice_names: tuple[str, ...]  # for `str.startswith`: a key of no choice is skipped
+    # (card.fast_key(), card.choice(), card.most(), card) of each cardinality, in order
+    counts: tuple[tuple[str | None, str | None, int, Cardinality], ...]
+    children: tuple[tuple[Segment, Node], ...]
+    choice_names: tuple[str, ...]  # names of the `name[x]` children
+    # JSON key -> children to run: every key a child's segment names, and other keys
+    # once seen (see `visits_for`)
+    visits: dict[str, tuple[Visit, ...]]
 
     @classmethod
     def of(cls, node: Node) -> Plan:
-        by_key: dict[str, list[tuple[Segment, Node]]] = {}
-        choices = []
-        for seg, child in node.children.items():
-            if seg.key is None:
-                choices.append((seg.name, seg, child))
-            else:
-                by_key.setdefault(seg.key, []).append((seg, child))
-        return cls(tuple(check.check for check in node.checks), tuple(node.counts.values()),
-                   {key: tuple(found) for key, found in by_key.items()}, tuple(choices),
-                   tuple(name for name, _seg, _node in choices))
+        counts = tuple((card.fast_key(), card.choice(), card.most(), card)
+                       for card in node.counts.values())
+        children = tuple(node.children.items())
+        named = {seg.key: visits_of(children, seg.key)
+                 for seg, _node in children if seg.key is not None}
+        return cls(tuple(check.check for check in node.checks), counts, children,
+                   tuple(seg.name for seg, _node in children if seg.key is None), named)
+
+    def visits_for(self, key: str) -> tuple[Visit, ...]:
+        """The visits of a key no child's segment names: none, or the choice elements
+        it is a choice key of. Remembered for the next resources (see `_may_remember`)."""
+        # A choice key starts with its element's name: other keys need no `stem`. Like
+        # `stem`, str.startswith raises TypeError for a key that is not a string.
+        if self.choice_names and str.startswith(key, self.choice_names):
+            visits = visits_of(self.children, key)
+        else:
+            visits = ()
+        if self._may_remember(key):
+            self.visits[key] = visits
+        return visits
+
+    def _may_remember(self, key: str) -> bool:
+        """Bounded: keys come from requests (any key of any JSON object)."""
+        return (isinstance(key, str) and len(key) <= MAX_REMEMBERED_KEY_LENGTH
+                and len(self.visits) < MAX_REMEMBERED_KEYS)
+
+
+def visits_of(children: tuple[tuple[Segment, Node], ...], key: str) -> tuple[Visit, ...]:
+    """The children to run for the JSON key `key`: those whose segment names it, then the
+    choice elements it is a choice key of."""
+    name = stem(key)
+    named = [(seg, node, False) for seg, node in children if seg.key == key]
+    by_choice = [(seg, node, True) for seg, node in children
+                 if seg.key is None and seg.name == name and key != name]
+    return (*named, *by_choice)
 
 
 @dataclass(slots=True)
@@ -115,22 +177,46 @@ class Node:
             check(value, expr, ctx)
         if not isinstance(value, dict):
             return  # a primitive where an object belongs: the structural check says so
-        for card in plan.counts:
-            card.check(value, expr, ctx)
-        if plan.by_key or plan.choices:
+        if plan.counts:
+            self._check_counts(plan, value, expr, ctx)
+        if plan.children:
             self._run_children(plan, value, expr, ctx)
+
+    def _check_counts(self, plan: Plan, value: dict[str, Any], expr: str,
+                      ctx: Context) -> None:
+        """Each cardinality, in order. The common cases are counted here rather than by
+        `Cardinality.check`: a plain element held the usual way, and choice elements
+        (the choice keys of `value` are found once, for all of them)."""
+        by_name = None
+        for fast_key, choice, most, card in plan.counts:
+            if fast_key is not None:
+                found = value.get(fast_key)
+                if found is not None and (not isinstance(found, list) or 0 < len(found) <= most):
+                    continue
+            elif choice is not None:
+                if by_name is None:
+                    by_name = choice_keys_by_name(value)
+                keys = by_name.get(choice)
+                n = count_under(value, keys) if keys else 0
+                if not card.min <= n <= most:
+                    card.check_count(n, expr, ctx)
+                continue
+            card.check(value, expr, ctx)
 
     def _run_children(self, plan: Plan, value: dict[str, Any], expr: str,
                       ctx: Context) -> None:
         """Each child with rules, in the order of the JSON keys naming it."""
         for key, found in value.items():
-            for seg, node in plan.by_key.get(key, ()):
-                node.run_found(found, seg, expr, ctx)
-            if plan.choice_names and key.startswith(plan.choice_names):
-                name = stem(key)
-                for choice, seg, node in plan.choices:
-                    if choice == name and key != name:
-                        node.visit(value, seg, expr, ctx)
+            visits = plan.visits.get(key)
+            if visits is None:
+                visits = plan.visits_for(key)
+            for seg, node, by_choice in visits:
+                if by_choice:
+                    node.run_choices(value, seg, expr, ctx)
+                elif seg.url is None and not isinstance(found, list):
+                    node.run(found, f"{expr}.{seg.name}", ctx)  # one value: no loop
+                else:
+                    node.run_found(found, seg, expr, ctx)
 
     def absorb(self, other: Node) -> None:
         """Add another node's rules to this one (to walk several trees in one pass)."""
@@ -140,13 +226,17 @@ class Node:
         self.counts.update(other.counts)
         self._plan = None
 
-    def visit(self, parent: dict[str, Any], seg: Segment, expr: str, ctx: Context) -> None:
-        for suffix, item in instances(parent, seg):
-            self.run(item, f"{expr}.{suffix}", ctx)
+    def run_choices(self, parent: dict[str, Any], seg: Segment, expr: str,
+                    ctx: Context) -> None:
+        """Run on each occurrence of the choice element `seg` (`name[x]`) in `parent`,
+        under every choice key present. Called once per choice key present: with two
+        of them, each is visited twice (the repeated issues are dropped by dedupe)."""
+        for key in choice_keys(parent, seg.name):
+            self.run_found(parent[key], seg, expr, ctx)
 
     def run_found(self, found: Any, seg: Segment, expr: str, ctx: Context) -> None:
-        """Run on each occurrence of `seg` in `found`, the value of its JSON key (what
-        `visit` does for a segment with a key, without a generator)."""
+        """Run on each occurrence of `seg` in `found`, the value of its JSON key: each
+        list item, or the value itself (for an extension slice, those with its url)."""
         url = seg.url
         if isinstance(found, list):
             for i, item in enumerate(found):

@@ -74,14 +74,13 @@ def profile_urls(resource: dict[str, Any], extra: Sequence[str]) -> list[tuple[s
     """(url, where it was named) for meta.profile, `extra` and the defaults, once each."""
     meta = resource.get("meta")
     named = meta.get("profile", []) if isinstance(meta, dict) else []
-    found: list[tuple[str, str | None]] = []
+    found: dict[str, str | None] = {}  # url -> where it was first named, in order
     for i, url in enumerate(named if isinstance(named, list) else []):
         if isinstance(url, str):
-            found.append((url.split("|")[0], f"meta.profile[{i}]"))
-    defaults = default_profiles(resource["resourceType"], resource)
-    found += [(u, None) for u in (*extra, *defaults)]
-    first = {u: i for i, (u, _w) in reversed(list(enumerate(found)))}
-    return [(u, w) for i, (u, w) in enumerate(found) if first[u] == i]
+            found.setdefault(url.partition("|")[0], f"meta.profile[{i}]")
+    for url in (*extra, *default_profiles(resource["resourceType"], resource)):
+        found.setdefault(url, None)
+    return list(found.items())
 
 
 def _validate(resource: Any, profiles: Sequence[str], root: str | None,
@@ -112,14 +111,15 @@ def _run_rules(resource: dict[str, Any], profiles: Sequence[str], root: str,
     usable: list[str] = []
     for url, where in profile_urls(resource, profiles):
         tree = pkg.profiles.get(url)
+        if tree is not None and tree.resource_type == rtype:
+            usable.append(url)
+            continue
         at = f"{root}.{where}" if where else root
         if tree is None:
             issues.append(Issue("warning", "not-supported", at, f"unknown profile {url}"))
-        elif tree.resource_type != rtype:
+        else:
             issues.append(Issue("error", "invalid", at,
                                 f"profile {url} is for {tree.resource_type}, not {rtype}"))
-        else:
-            usable.append(url)
     pkg.rules_for(rtype, tuple(usable)).run(resource, ctx, root)
     _check_identifiers(resource, root, ctx)
 
