@@ -29,8 +29,9 @@ import uvloop
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from cpu import cpu_seconds, pg_backend_pids
 from loadgen import LoadResult, build_request, run_load
-from servers import ROOT, uvicorn_server
+from servers import PIDS, ROOT, uvicorn_server
 
 EXAMPLES = ROOT / "profiles" / "examples"
 PG_ADMIN = os.environ.get("CHIROREF_BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -73,23 +74,35 @@ def requests_for(path: str, bodies: list[bytes], port: int) -> list[bytes]:
 
 def measure(port: int, path: str, make: Callable[[int, str], list[bytes]], count: int,
             connections: int, max_seconds: float,
-            after_warmup: Callable[[], None] | None = None) -> LoadResult:
+            after_warmup: Callable[[], None] | None = None,
+            with_postgresql: bool = False) -> LoadResult:
+    """Warm up, then the measured run; also the CPU per request of the server process and,
+    `with_postgresql`, of the bench database's backends (those open after the warm-up)."""
     warm = requests_for(path, make(max(20, count // 10), f"warm-{uuid.uuid4().hex[:8]}"), port)
     uvloop.run(run_load("127.0.0.1", port, warm, connections, max_seconds))
     if after_warmup is not None:
         after_warmup()
     reqs = requests_for(path, make(count, uuid.uuid4().hex[:8]), port)
-    return uvloop.run(run_load("127.0.0.1", port, reqs, connections, max_seconds))
+    groups = {"server": [PIDS[port]]}
+    if with_postgresql:
+        groups["postgresql"] = pg_backend_pids(PG_ADMIN, PG_DB)
+    before = {name: cpu_seconds(pids) for name, pids in groups.items()}
+    result = uvloop.run(run_load("127.0.0.1", port, reqs, connections, max_seconds))
+    for name, pids in groups.items():
+        used = cpu_seconds(pids) - before[name]
+        result.cpu_ms_per_request[name] = round(used * 1000 / max(result.sent, 1), 3)
+    return result
 
 
 def report(name: str, result: LoadResult, expected: int = 201) -> dict[str, float]:
     s = result.summary()
     bad = {k: v for k, v in result.statuses.items() if k != expected}
+    cpu = "  ".join(f"{k} {v:.2f}" for k, v in result.cpu_ms_per_request.items())
     print(f"{name:32s} {s['per_s']:9.1f}/s  p50 {s['p50_ms']:7.2f} ms  p99 {s['p99_ms']:7.2f} ms"
-          f"  n={result.sent}" + (f"  UNEXPECTED {bad}" if bad else ""))
+          f"  n={result.sent}  CPU ms/req: {cpu}" + (f"  UNEXPECTED {bad}" if bad else ""))
     if bad:
         raise SystemExit(f"{name}: unexpected statuses {bad}")
-    return s
+    return {**s, **{f"{k}_cpu_ms": v for k, v in result.cpu_ms_per_request.items()}}
 
 
 def fresh_pg_url() -> str:
@@ -169,9 +182,11 @@ def main() -> None:
     env = chiroref_env(fresh_pg_url())
     with uvicorn_server("service.app:app_from_env", factory=True, env=env) as port:
         pg = report("chiroref POST, PostgreSQL", measure(
-            port, "/fhir/ServiceRequest", plain_bodies, count, conn, limit, analyze_pg))
+            port, "/fhir/ServiceRequest", plain_bodies, count, conn, limit, analyze_pg,
+            with_postgresql=True))
         tx = report("chiroref transaction, PostgreSQL", measure(
-            port, "/fhir", transaction_bodies, count, conn, limit, analyze_pg), expected=200)
+            port, "/fhir", transaction_bodies, count, conn, limit, analyze_pg,
+            with_postgresql=True), expected=200)
 
     figures |= {
         "ceiling_per_s": ceiling["per_s"],
@@ -193,7 +208,20 @@ def main() -> None:
         "postgresql_post_ratio_to_fhirstarter": (
             round(pg["per_s"] / peer["per_s"], 2) if peer else None
         ),
+        # CPU per request (ms), the steadier figure on a shared machine: the server process;
+        # for chiroref on PostgreSQL also the bench database's backends.
+        "ceiling_server_cpu_ms": ceiling["server_cpu_ms"],
+        "profiled_floor_server_cpu_ms": profiled["server_cpu_ms"],
+        "fhirstarter_server_cpu_ms": peer["server_cpu_ms"] if peer else None,
+        "postgresql_post_server_cpu_ms": pg["server_cpu_ms"],
+        "postgresql_post_pg_cpu_ms": pg["postgresql_cpu_ms"],
+        "transaction_server_cpu_ms": tx["server_cpu_ms"],
+        "transaction_pg_cpu_ms": tx["postgresql_cpu_ms"],
     }
+    pg_cpu = pg["server_cpu_ms"] + pg["postgresql_cpu_ms"]
+    figures["postgresql_post_cpu_ratio_to_fhirstarter"] = (
+        round(peer["server_cpu_ms"] / pg_cpu, 2) if peer and pg_cpu else None
+    )
     to_peer = figures["postgresql_post_ratio_to_fhirstarter"]
     print(f"PostgreSQL POST / ceiling = {figures['postgresql_post_ratio_to_ceiling']}"
           + (f"; / fhirstarter = {to_peer}" if peer else "")
@@ -201,6 +229,10 @@ def main() -> None:
     if peer:
         print(f"checks-only floor (validation, nothing stored) / fhirstarter = "
               f"{figures['profiled_floor_ratio_to_fhirstarter']}")
+        print(f"CPU per request: fhirstarter {peer['server_cpu_ms']:.2f} ms; chiroref POST "
+              f"{pg['server_cpu_ms']:.2f} ms server + {pg['postgresql_cpu_ms']:.2f} ms "
+              f"PostgreSQL -> {figures['postgresql_post_cpu_ratio_to_fhirstarter']}x "
+              f"fhirstarter's creates per CPU-second")
     print(json.dumps(figures))
 
 

@@ -22,6 +22,7 @@ class LoadResult:
     seconds: float
     latencies_ms: list[float] = field(default_factory=list)
     statuses: Counter[int] = field(default_factory=Counter)
+    cpu_ms_per_request: dict[str, float] = field(default_factory=dict)  # by process group
 
     @property
     def per_s(self) -> float:

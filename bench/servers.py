@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+PIDS: dict[int, int] = {}  # port -> pid of the uvicorn process serving it (one worker)
 
 
 def free_port() -> int:
@@ -59,10 +60,12 @@ def uvicorn_server_on(port: int, app: str, *, python: str = sys.executable,
     if app_dir is not None:
         cmd += ["--app-dir", str(app_dir)]
     proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **(env or {})})
+    PIDS[port] = proc.pid
     try:
         _wait_ready(f"http://127.0.0.1:{port}{ready_path}", proc)
         yield port
     finally:
+        PIDS.pop(port, None)
         proc.terminate()
         try:
             proc.wait(timeout=15)

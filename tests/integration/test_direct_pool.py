@@ -48,6 +48,10 @@ async def until(condition: Callable[[], bool], seconds: float = 10) -> None:
             await asyncio.sleep(0.01)
 
 
+async def until_waiting(pool: DirectPool, count: int) -> None:
+    await until(lambda: pool.waiting == count)
+
+
 async def backend(conn: Any) -> int:
     pid: int = await conn.fetchval("SELECT pg_backend_pid()")
     return pid
@@ -83,8 +87,7 @@ async def test_no_more_than_max_size_and_waiters_are_served_in_order(
     waiters = []
     for n in range(2, 5):  # queued one after the other
         waiters.append(asyncio.create_task(user(n)))
-        queued = n - 1
-        await until(lambda: pool.waiting == queued)
+        await until_waiting(pool, n - 1)
     assert sorted(order) == [0, 1] and pool.size == 2  # the other three wait
     release.set()
     await asyncio.wait_for(asyncio.gather(*holders, *waiters), 10)
