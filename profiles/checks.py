@@ -69,8 +69,13 @@ class Binding:
         if not isinstance(value, dict):
             return True  # not a coded value: the structural check reports it
         if "coding" in value:
-            for c in value["coding"]:  # noqa: SIM110
-                if vs.has(c.get("system"), c.get("code")):
+            # judged on its well-formed codings (objects in a list): the structural
+            # check reports the others
+            found = value["coding"]
+            if not isinstance(found, list):
+                return False
+            for c in found:
+                if isinstance(c, dict) and vs.has(c.get("system"), c.get("code")):
                     return True
             return False
         if "code" in value or "system" in value:

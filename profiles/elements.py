@@ -12,7 +12,6 @@ counts: FHIR allows an extension in place of a value).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -47,14 +46,12 @@ class Segment:
         return cls(text, text)
 
 
-_STEM = re.compile(r"[a-z][a-z0-9]*")
-
-
 @lru_cache(maxsize=4096)
-def stem(key: str) -> str:
-    """'occurrencePeriod' -> 'occurrence': the element name of a possible choice key."""
-    m = _STEM.match(key)
-    return m.group() if m else key
+def stems(key: str) -> tuple[str, ...]:
+    """The element names `key` may be a choice key of: a choice key is the name followed
+    by a type name, which starts with a capital (A-Z). 'occurrencePeriod' ->
+    ('occurrence',), 'asNeededBoolean' -> ('as', 'asNeeded'), 'status' -> ()."""
+    return tuple(key[:i] for i in range(1, len(key)) if "A" <= key[i] <= "Z")
 
 
 _MAX_CACHED_SHAPE = 64  # keys of an object whose choice keys are cached (_cached_by_name)
@@ -77,14 +74,13 @@ def _cached_by_name(keys: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
 def _by_name(keys: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
     found: dict[str, list[str]] = {}
     for key in keys:
-        name = stem(key)
-        if name != key:
+        for name in stems(key):
             found.setdefault(name, []).append(key)
     return {name: tuple(names) for name, names in found.items()}
 
 
 def choice_keys(value: dict[str, Any], name: str) -> tuple[str, ...]:
-    """The keys `nameXxx` of `value` (those whose stem is `name`), in order."""
+    """The keys `nameXxx` of `value` (`name` is one of their `stems`), in order."""
     return choice_keys_by_name(value).get(name, ())
 
 

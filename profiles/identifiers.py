@@ -2,7 +2,8 @@
 
 `assess(system, value, synthetic=True)` returns a `Finding` (severity + why) for a value
 that is not a valid identifier of a known system, or None (also None for systems it
-does not know, and for non-string values: the structural check reports those).
+does not know, and for a system or value that is not a string: the structural check
+reports those).
 `problem(system, value)` is the error text only. Pure functions, no tables beyond the
 checksum weights. Digits are ASCII `[0-9]` only (`str.isdigit()` also accepts '²' and
 full-width digits).
@@ -176,13 +177,16 @@ NAMES: Final = {
 }
 
 
-def assess(system: str | None, value: object, synthetic: bool = True) -> Finding | None:
+def assess(system: object, value: object, synthetic: bool = True) -> Finding | None:
     """Why `value` is not (error) or not quite (warning) a valid identifier of `system`.
 
-    None when valid, when the system is unknown, or when `value` is not a string.
+    None when valid, when the system is unknown, or when `system` or `value` is not a
+    string (a list or object: the structural check reports it).
     `synthetic=False` refuses Norwegian test numbers (month + 40 / + 80)."""
-    check = CHECKS.get(system or "")
-    if check is None or not isinstance(value, str) or system is None:
+    if not isinstance(system, str) or not isinstance(value, str):
+        return None
+    check = CHECKS.get(system)
+    if check is None:
         return None
     name = NAMES[system]
     found = check(value)
@@ -196,11 +200,11 @@ def assess(system: str | None, value: object, synthetic: bool = True) -> Finding
     return None if text is None else Finding("warning", f"{name}: {text}")
 
 
-def problem(system: str | None, value: object) -> str | None:
+def problem(system: object, value: object) -> str | None:
     """Why `value` is not a valid identifier of `system`; None when valid or unknown."""
     found = assess(system, value)
     return found.text if found is not None and found.severity == "error" else None
 
 
-def is_known(system: str | None) -> bool:
-    return system in CHECKS
+def is_known(system: object) -> bool:
+    return isinstance(system, str) and system in CHECKS

@@ -37,7 +37,13 @@ _SNOMED_MODALITIES: Final = frozenset(code for code, _d in MODALITIES.values())
 
 
 def _has(concepts: Any, system: str, codes: frozenset[str]) -> bool:
-    return any(x.get("system") == system and x.get("code") in codes for x in codings(concepts))
+    """A coding of `system` with one of `codes` (a code that is not a string is none of
+    them: the structural check reports it)."""
+    for x in codings(concepts):
+        code = x.get("code")
+        if x.get("system") == system and isinstance(code, str) and code in codes:
+            return True
+    return False
 
 
 def is_lumbar_imaging(item: Mapping[str, Any]) -> bool:

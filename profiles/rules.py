@@ -21,7 +21,7 @@ from profiles.elements import (
     choice_keys_by_name,
     count,
     count_under,
-    stem,
+    stems,
 )
 from profiles.issues import Issue
 
@@ -121,8 +121,8 @@ class Plan:
     def visits_for(self, key: str) -> tuple[Visit, ...]:
         """The visits of a key no child's segment names: none, or the choice elements
         it is a choice key of. Remembered for the next resources (see `_may_remember`)."""
-        # A choice key starts with its element's name: other keys need no `stem`. Like
-        # `stem`, str.startswith raises TypeError for a key that is not a string.
+        # A choice key starts with its element's name: other keys need no `stems`. Like
+        # `stems`, str.startswith raises TypeError for a key that is not a string.
         if self.choice_names and str.startswith(key, self.choice_names):
             visits = visits_of(self.children, key)
         else:
@@ -140,10 +140,10 @@ class Plan:
 def visits_of(children: tuple[tuple[Segment, Node], ...], key: str) -> tuple[Visit, ...]:
     """The children to run for the JSON key `key`: those whose segment names it, then the
     choice elements it is a choice key of."""
-    name = stem(key)
+    names = stems(key)
     named = [(seg, node, False) for seg, node in children if seg.key == key]
     by_choice = [(seg, node, True) for seg, node in children
-                 if seg.key is None and seg.name == name and key != name]
+                 if seg.key is None and seg.name in names]
     return (*named, *by_choice)
 
 

@@ -25,7 +25,12 @@ class Expansion:
         return cls(url, pairs, frozenset(systems), frozenset(c for _s, c in pairs))
 
     def has(self, system: Any, code: Any) -> bool:
-        return system in self.systems or (system, code) in self.codes
+        """False for a system or code that cannot be hashed (a list or object where a
+        string belongs: the structural check reports it)."""
+        try:
+            return system in self.systems or (system, code) in self.codes
+        except TypeError:
+            return False
 
     def has_code(self, code: Any) -> bool:
         """Membership of a `code` element, whose system is implied by the binding."""

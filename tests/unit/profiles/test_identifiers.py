@@ -186,3 +186,14 @@ def test_synthetic_numbers_can_be_refused(offset: int) -> None:
     refused = ids.assess(c.NO_FNR, value, synthetic=False)
     assert refused is not None and refused.severity == "error" and "synthetic" in refused.text
     assert ids.assess(c.NO_FNR, first_fnr(15, 3, 85, synthetic=0), synthetic=False) is None
+
+
+@pytest.mark.parametrize(("system", "value"), [
+    ([c.NO_FNR], "15838510075"), ({"a": 1}, "15838510075"), ([], "1"),
+    (c.NO_FNR, ["15838510075"]), (c.NO_FNR, {"a": 1}), (5, "1"),
+])
+def test_a_system_or_value_that_is_not_a_string_is_not_assessed(system: object,
+                                                                 value: object) -> None:
+    assert ids.assess(system, value) is None
+    assert ids.problem(system, value) is None
+    assert ids.is_known(system) is (system == c.NO_FNR)

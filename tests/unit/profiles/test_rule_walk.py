@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from profiles.codings import codings
-from profiles.elements import Segment, choice_keys, count, stem
+from profiles.elements import Segment, choice_keys, count, stems
 from profiles.identifiers import ascii_digits
 from profiles.invariants import compile_invariant
 from profiles.issues import Issue
@@ -31,14 +31,14 @@ class Spy:
         self.seen.append((value, expr))
 
 
-def test_choice_keys_are_the_keys_whose_stem_is_the_name() -> None:
+def test_choice_keys_are_the_keys_with_the_name_as_a_stem() -> None:
     value = {"valueString": "a", "value": 1, "valuex": 2, "_valueString": {}, "valueQuantity": {},
              "valueSet2": 3}
-    expected = tuple(k for k in value if stem(k) == "value" and k != "value")
+    expected = tuple(k for k in value if "value" in stems(k))
     assert choice_keys(value, "value") == expected == ("valueString", "valueQuantity", "valueSet2")
 
 
-def test_choice_keys_of_a_non_string_key_fail_like_stem() -> None:
+def test_choice_keys_of_a_non_string_key_fail_like_stems() -> None:
     value: dict[Any, Any] = {1: "x", "valueString": "a"}
     with pytest.raises(TypeError):
         choice_keys(value, "value")
@@ -125,3 +125,39 @@ def test_codings_skip_what_is_malformed() -> None:
                 {"coding": [{"code": "c"}]}]
     assert codings(concepts) == [{"code": "a"}, {"code": "c"}]
     assert codings({"coding": [{"code": "d"}]}) == [{"code": "d"}]
+
+
+@pytest.mark.parametrize(("key", "names"), [
+    ("occurrencePeriod", ("occurrence",)),
+    ("asNeededBoolean", ("as", "asNeeded")),
+    ("multipleBirthInteger", ("multiple", "multipleBirth")),
+    ("valueCodeableConcept", ("value", "valueCodeable")),
+    ("status", ()), ("value", ()), ("valuex", ()), ("_valueString", ("_value",)),
+])
+def test_stems_are_the_names_a_key_may_be_a_choice_key_of(key: str,
+                                                          names: tuple[str, ...]) -> None:
+    assert stems(key) == names
+
+
+def test_choice_keys_of_a_camel_case_name() -> None:
+    value = {"asNeededBoolean": True, "as": 1, "asNeeded": 2, "asNeededx": 3,
+             "asNeededCodeableConcept": {}, "_asNeededBoolean": {}, "asOther": 4}
+    assert choice_keys(value, "asNeeded") == ("asNeededBoolean", "asNeededCodeableConcept")
+    assert count(value, Segment.parse("asNeeded[x]")) == 2
+
+
+def test_camel_case_choice_children_and_counts_run() -> None:
+    tree = RuleTree("ServiceRequest")
+    spy = Spy()
+    tree.add_check(["asNeeded[x]"], spy)
+    tree.add_cardinality(["asNeeded[x]"], 0, 1, "T")
+    tree.add_cardinality(["multipleBirth[x]"], 1, 1, "T")
+    resource = {"resourceType": "ServiceRequest", "asNeededBoolean": True,
+                "asNeededCodeableConcept": {"text": "x"}, "status": "active"}
+    out: list[Issue] = []
+    tree.run(resource, Context(resource, out, {}))
+    assert spy.seen == [(True, "ServiceRequest.asNeeded"),
+                        ({"text": "x"}, "ServiceRequest.asNeeded")] * 2  # once per key
+    assert [(i.expression, i.message) for i in out] == [
+        ("ServiceRequest.asNeeded", "T: maximum 1, found 2"),
+        ("ServiceRequest.multipleBirth", "T: minimum 1, found 0")]

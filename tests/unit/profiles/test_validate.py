@@ -187,3 +187,105 @@ def test_extension_slice_is_named_in_cardinality_errors() -> None:
     del sr["extension"]
     messages = [i.message for i in validate_resource(sr) if i.code == "required"]
     assert any("red-flag-screening extension: minimum 1, found 0" in m for m in messages)
+
+
+REASON = "ServiceRequest.reasonCode[0]"
+ICPC2 = canonical.ICPC2  # referral-reason includes the whole system
+
+
+@pytest.mark.parametrize(("reason_code", "at"), [
+    ({"coding": ["x"]}, f"{REASON}.coding[0]"),
+    ({"coding": [1]}, f"{REASON}.coding[0].root"),  # pydantic's name for the item
+    ({"coding": [["a"]]}, f"{REASON}.coding[0].root"),
+    ({"coding": "x"}, f"{REASON}.coding"),
+    ({"coding": 5}, f"{REASON}.coding"),
+    ({"coding": {"system": ICPC2, "code": "L03"}}, f"{REASON}.coding"),
+    ({"coding": [{"system": [ICPC2], "code": "L03"}]}, f"{REASON}.coding[0].system"),
+    ({"coding": [{"system": {"a": 1}, "code": "L03"}]}, f"{REASON}.coding[0].system"),
+])
+def test_malformed_coding_in_a_bound_concept_is_a_structural_error_not_fatal(
+        reason_code: Any, at: str) -> None:
+    """The binding skips the malformed coding: left without a coding, the concept is not
+    in the required value set (as with `coding: []`)."""
+    sr = example("ChiroAssessmentReferral-plain.json")
+    sr["reasonCode"] = [reason_code]
+    sr["status"] = "bogus"  # another issue, which must still be reported
+    assert found(validate_resource(sr)) == {(at, "value", "error"),
+                                            (REASON, "code-invalid", "error"),
+                                            ("ServiceRequest.status", "code-invalid", "error")}
+
+
+@pytest.mark.parametrize("code", [["no-red-flags"], {"a": 1}])
+def test_unhashable_code_in_a_bound_concept_is_a_structural_error_not_fatal(code: Any) -> None:
+    sr = example("ChiroAssessmentReferral-plain.json")
+    sr["extension"][0]["valueCodeableConcept"]["coding"][0]["code"] = code
+    at = "ServiceRequest.extension[0].value"
+    assert found(validate_resource(sr)) == {
+        (f"{at}CodeableConcept.coding[0].code", "value", "error"), (at, "code-invalid", "error")}
+
+
+def test_a_malformed_coding_is_skipped_by_the_binding_not_the_others() -> None:
+    sr = example("ChiroAssessmentReferral-plain.json")
+    good = sr["reasonCode"][0]["coding"][0]
+    sr["reasonCode"][0]["coding"] = [{**good, "system": [good["system"]]}, "x", good]
+    assert found(validate_resource(sr)) == {(f"{REASON}.coding[0].system", "value", "error"),
+                                            (f"{REASON}.coding[1]", "value", "error")}
+
+
+def test_malformed_coding_of_an_unbound_concept() -> None:
+    sr = example("ChiroAssessmentReferral-plain.json")
+    sr["category"] = [{"coding": ["x"]}]
+    assert found(validate_resource(sr)) == {
+        ("ServiceRequest.category[0].coding[0]", "value", "error")}
+
+
+@pytest.mark.parametrize("system", [[canonical.NO_FNR], {"a": 1}])
+def test_malformed_identifier_system_is_a_structural_error_not_fatal(system: Any) -> None:
+    patient = example("ChiroPatient-no.json")
+    patient["identifier"][0]["system"] = system
+    patient["gender"] = "bogus"  # another issue, which must still be reported
+    issues = found(validate_resource(patient))
+    assert ("Patient.identifier[0].system", "value", "error") in issues
+    assert ("Patient.gender", "code-invalid", "error") in issues
+    assert ("Patient", "invariant", "error") in issues  # chiro-pat-1: no national id left
+    assert all(severity != "fatal" for _at, _code, severity in issues)
+
+
+TWO_KEYS: dict[str, dict[str, Any]] = {  # two keys of a 0..1 choice element
+    "asNeeded": {"asNeededBoolean": True, "asNeededCodeableConcept": {"text": "x"}},
+    "quantity": {"quantityQuantity": {"value": 1}, "quantityRatio": {}},
+    "multipleBirth": {"multipleBirthBoolean": False, "multipleBirthInteger": 2},
+    "deceased": {"deceasedBoolean": False, "deceasedDateTime": "2020"},
+}
+
+
+@pytest.mark.parametrize(("example_name", "camel", "lower"), [
+    ("ChiroAssessmentReferral-plain.json", "asNeeded", "quantity"),
+    ("ChiroPatient-no.json", "multipleBirth", "deceased"),
+])
+def test_camel_case_choice_is_checked_like_a_lowercase_one(
+        example_name: str, camel: str, lower: str) -> None:
+    """The same issues whether the choice element's name is camelCase or not: the
+    structural one (fhir.resources lists the keys) and the base R4 cardinality."""
+    resource = example(example_name)
+    rtype = resource["resourceType"]
+
+    def issues(name: str) -> list[tuple[str, str, str | None]]:
+        found = validate_resource({**resource, **TWO_KEYS[name]})
+        cardinality = ("error", "structure", f"{rtype}.{name}", "FHIR R4: maximum 1, found 2")
+        assert cardinality in [(i.severity, i.code, i.expression, i.message) for i in found]
+        return [(i.severity, i.code, (i.expression or "").replace(name, "<x>")) for i in found]
+
+    assert issues(camel) == issues(lower)
+
+
+@pytest.mark.parametrize("concept", ["code", "reasonCode[0]"])
+def test_unhashable_code_in_an_imaging_recommendation_is_not_fatal(concept: str) -> None:
+    """chiro-cp-1 (imaging indication) reads these codes too."""
+    careplan = example("AssessmentRecommendation-imaging.json")
+    detail = careplan["activity"][2]["detail"]
+    coding = (detail["code"] if concept == "code" else detail["reasonCode"][0])["coding"][0]
+    coding["code"] = [coding["code"]]
+    issues = found(validate_resource(careplan))
+    assert (f"CarePlan.activity[2].detail.{concept}.coding[0].code", "value", "error") in issues
+    assert all(severity != "fatal" for _at, _code, severity in issues)
