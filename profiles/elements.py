@@ -5,14 +5,14 @@ A path segment is one of
 - `name[x]`         any choice key `nameXxx` (FHIRPath: `name`)
 - `name[x]:Type`    the choice key `nameType`
 - `extension@URL`   the entries of `extension` whose `url` is URL (an extension slice)
-`instances(value, segment)` yields each occurrence under one parent with its FHIRPath
-suffix, and `count(value, segment)` counts them (a primitive present only as `_name`
-counts: FHIR allows an extension in place of a value).
+`count(value, segment)` counts the occurrences under one parent (a primitive present only
+as `_name` counts: FHIR allows an extension in place of a value); the rule walk
+(rules.py) visits them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -84,31 +84,9 @@ def choice_keys(value: dict[str, Any], name: str) -> tuple[str, ...]:
     return choice_keys_by_name(value).get(name, ())
 
 
-def _raw(value: dict[str, Any], seg: Segment) -> Iterator[tuple[str, Any]]:
-    if seg.key is not None:
-        if seg.key in value:
-            yield seg.key, value[seg.key]
-        return
-    for key in choice_keys(value, seg.name):
-        yield key, value[key]
-
-
-def instances(value: Any, seg: Segment) -> Iterator[tuple[str, Any]]:
-    """(FHIRPath suffix, item) of each occurrence of `seg` in the parent `value`."""
-    if not isinstance(value, dict):
-        return
-    for _key, found in _raw(value, seg):
-        if isinstance(found, list):
-            for i, item in enumerate(found):
-                if seg.url is None or (isinstance(item, dict) and item.get("url") == seg.url):
-                    yield f"{seg.name}[{i}]", item
-        elif seg.url is None or (isinstance(found, dict) and found.get("url") == seg.url):
-            yield seg.name, found
-
-
 def count(value: Any, seg: Segment) -> int:
-    """How many times `seg` occurs in the parent `value` (what `instances` would yield,
-    plus a primitive present only as its `_name` extension)."""
+    """How many times `seg` occurs in the parent `value` (each item of a list, slices by
+    their `url`, plus a primitive present only as its `_name` extension)."""
     if not isinstance(value, dict):
         return 0
     key = seg.key

@@ -254,3 +254,28 @@ async def test_close_ends_everything(
     with pytest.raises(RuntimeError, match="closed"):
         async with pool.connection():
             pass
+
+
+async def test_a_waiter_cancelled_after_being_handed_a_connection_passes_it_on(
+    make_pool: Callable[..., DirectPool], opened: Opened
+) -> None:
+    """The release hands the connection to the first waiter, which is cancelled before it
+    runs: the connection goes on to the next waiter instead of being lost."""
+    pool = make_pool(max_size=1)
+    held = pool.connection()
+    await held.__aenter__()
+
+    async def user() -> int:
+        async with pool.connection() as conn:
+            return await backend(conn)
+
+    doomed = asyncio.create_task(user())
+    await until_waiting(pool, 1)
+    served = asyncio.create_task(user())
+    await until_waiting(pool, 2)
+    await held.__aexit__(None, None, None)  # hands it to `doomed`, synchronously
+    doomed.cancel()  # before `doomed` has run again
+    with pytest.raises(asyncio.CancelledError):
+        await doomed
+    assert await asyncio.wait_for(served, 5) > 0
+    assert len(opened) == 1 and pool.size == 1
