@@ -32,7 +32,7 @@ import uvloop
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 PG_ADMIN = os.environ.get("CHIROREF_BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
-PG_DB = "chiroref_inprocess"
+PG_DB = os.environ.get("CHIROREF_BENCH_INPROCESS_DB", "chiroref_inprocess")
 HEADERS = [(b"host", b"127.0.0.1:8000"), (b"content-type", b"application/fhir+json"),
            (b"accept", b"application/fhir+json"), (b"prefer", b"return=minimal")]
 

@@ -7,7 +7,6 @@ written when any step fails (the transaction rolls back on the exception).
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -27,6 +26,7 @@ from service.errors import (
     PreconditionFailed,
     Unprocessable,
 )
+from service.ids import new_id
 from service.store.db import Store
 from service.store.errors import ClaimTaken, StaleRead
 from service.store.model import (
@@ -78,7 +78,7 @@ def with_new_id(content: Mapping[str, Any]) -> dict[str, Any]:
         for k, v in (content.get("meta") or {}).items()
         if k not in ("versionId", "lastUpdated")
     }
-    fresh = {**content, "id": str(uuid.uuid4())}
+    fresh = {**content, "id": new_id()}
     if meta:
         fresh["meta"] = meta
     else:

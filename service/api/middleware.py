@@ -8,9 +8,9 @@ patient identifiers), status and duration; no body, no headers.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -27,7 +27,7 @@ def request_id_from(headers: list[tuple[bytes, bytes]]) -> str:
             candidate = value.decode("latin-1")
             if _SAFE_ID.match(candidate):
                 return candidate
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()
 
 
 class RequestContextMiddleware:

@@ -10,7 +10,6 @@ A batch runs each entry as a one-entry transaction and reports each outcome.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -49,6 +48,7 @@ from service.errors import (
     PreconditionFailed,
     Unprocessable,
 )
+from service.ids import new_id
 from service.settings import Settings
 from service.store.db import Store
 from service.store.errors import ClaimTaken
@@ -108,7 +108,7 @@ def plan(entries: list[Entry], max_count: int, base_url: str = "") -> Plan:
             if entry.method == "POST":
                 tasks.check_client_create(entry.resource_type)
         if entry.method == "POST" and entry.resource is not None:
-            out.refs[entry.index] = f"{entry.resource_type}/{uuid.uuid4()}"
+            out.refs[entry.index] = f"{entry.resource_type}/{new_id()}"
         elif entry.method == "PUT":
             out.refs[entry.index] = entry.path
         if entry.full_url and entry.index in out.refs:

@@ -27,12 +27,11 @@ class IndexValue(NamedTuple):
     high: datetime | None = None
 
 
-Extractor = Callable[[str, dict[str, Any]], list[IndexValue]]
 
 _REF_RE = re.compile(r"(?:(?P<base>.+)/)?(?P<type>[A-Z][A-Za-z]+)/(?P<id>[A-Za-z0-9\-.]{1,64})")
 
-# Lists, not generators: a referral and its Task make ~40 extractor calls per create, and
-# at that grain the generator frames cost more than the walking (docs/performance.md).
+# Lists, not generators: a referral and its Task make ~20 steps per create, and at that
+# grain the generator frames cost more than the walking (docs/performance.md).
 
 
 def walk(node: Any, path: Sequence[str]) -> list[Any]:
@@ -152,12 +151,29 @@ def uris(param: str, node: Any) -> list[IndexValue]:
     return [IndexValue(param, None, node)] if isinstance(node, str) else []
 
 
-def extract_all(
-    content: dict[str, Any], extractors: Sequence[tuple[str, Extractor]]
-) -> list[IndexValue]:
-    """Every index value of a resource, duplicates removed, in a stable order."""
-    seen: dict[IndexValue, None] = {}
-    for name, extract in extractors:
-        for value in extract(name, content):
-            seen.setdefault(value, None)
-    return list(seen)
+Each = Callable[[str, Any], list[IndexValue]]
+# One step of a type's plan: (param, first key, rest of the path, what to do with each node).
+Step = tuple[str, str, tuple[str, ...], Each]
+
+
+def extract(content: dict[str, Any], steps: Sequence[Step]) -> list[IndexValue]:
+    """Every index value of a resource, duplicates removed, in a stable order.
+
+    The plan's first key is read straight from the resource: nearly every path is one key
+    long (`status`, `subject`), and this skips `walk` and its lists for those (a referral
+    and its Task: ~140 -> ~XX us per create, docs/performance.md round 5)."""
+    found: dict[IndexValue, None] = {}
+    for param, key, rest, each in steps:
+        node = content.get(key)
+        if node is None:
+            continue
+        if rest:
+            nodes = walk(node, rest)
+        elif isinstance(node, list):
+            nodes = _flat(node)
+        else:
+            nodes = [node]
+        for item in nodes:
+            for value in each(param, item):
+                found[value] = None
+    return list(found)

@@ -1,18 +1,20 @@
 """The search-parameter registry: which parameters each stored type supports.
 
 `SEARCH_PARAMS[type][name]` gives the parameter's FHIR type, its FHIRPath `expression`
-(for the CapabilityStatement) and a fast extractor (plain Python walkers, indexing.py)
-used at write time. `_id` and `_lastUpdated` are columns of `resources`, not index rows.
+(for the CapabilityStatement) and the JSON paths and walker (plain Python, indexing.py)
+used at write time; each type's parameters compile into one plan of steps (`_PLANS`).
+`_id` and `_lastUpdated` are columns of `resources`, not index rows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Final, Literal
 
 from service.store import indexing
-from service.store.indexing import Extractor, IndexValue
+from service.store.indexing import Each, IndexValue, Step
 
 ParamType = Literal["token", "reference", "date", "string", "uri"]
 
@@ -22,59 +24,42 @@ class SearchParamDef:
     name: str
     type: ParamType
     expression: str  # FHIRPath, as published in the CapabilityStatement
-    extract: Extractor  # (param name, resource JSON) -> index values
+    paths: tuple[tuple[str, ...], ...] = ()  # JSON paths walked at write time
+    each: Each | None = None  # (param name, node at a path) -> index values
     indexed: bool = True  # False: a column of `resources` (_id, _lastUpdated)
 
 
-def _none(param: str, content: dict[str, Any]) -> list[IndexValue]:
-    return []
-
-
-def _walker(
-    paths: tuple[str, ...], each: Callable[[str, Any], list[IndexValue]]
-) -> Extractor:
-    split = tuple(tuple(p.split(".")) for p in paths)
-
-    def extract(param: str, content: dict[str, Any]) -> list[IndexValue]:
-        return [
-            value
-            for path in split
-            for node in indexing.walk(content, path)
-            for value in each(param, node)
-        ]
-
-    return extract
+def _def(name: str, ptype: ParamType, expression: str, paths: tuple[str, ...],
+         each: Each) -> SearchParamDef:
+    return SearchParamDef(name, ptype, expression, tuple(tuple(p.split(".")) for p in paths),
+                          each)
 
 
 def token(name: str, expression: str, *paths: str) -> SearchParamDef:
-    return SearchParamDef(name, "token", expression, _walker(paths, indexing.tokens))
+    return _def(name, "token", expression, paths, indexing.tokens)
 
 
 def reference(name: str, expression: str, *paths: str, only: str = "") -> SearchParamDef:
     types = frozenset(only.split()) if only else frozenset()
-
-    def each(param: str, node: Any) -> list[IndexValue]:
-        return indexing.references(param, node, types)
-
-    return SearchParamDef(name, "reference", expression, _walker(paths, each))
+    return _def(name, "reference", expression, paths, partial(indexing.references, types=types))
 
 
 def date(name: str, expression: str, *paths: str) -> SearchParamDef:
-    return SearchParamDef(name, "date", expression, _walker(paths, indexing.dates))
+    return _def(name, "date", expression, paths, indexing.dates)
 
 
 def string(name: str, expression: str, *paths: str) -> SearchParamDef:
-    return SearchParamDef(name, "string", expression, _walker(paths, indexing.strings))
+    return _def(name, "string", expression, paths, indexing.strings)
 
 
 def uri(name: str, expression: str, *paths: str) -> SearchParamDef:
-    return SearchParamDef(name, "uri", expression, _walker(paths, indexing.uris))
+    return _def(name, "uri", expression, paths, indexing.uris)
 
 
 def _common(rtype: str, has_identifier: bool) -> list[SearchParamDef]:
     params = [
-        SearchParamDef("_id", "token", "Resource.id", _none, indexed=False),
-        SearchParamDef("_lastUpdated", "date", "Resource.meta.lastUpdated", _none, indexed=False),
+        SearchParamDef("_id", "token", "Resource.id", indexed=False),
+        SearchParamDef("_lastUpdated", "date", "Resource.meta.lastUpdated", indexed=False),
     ]
     if has_identifier:
         params.append(token("identifier", f"{rtype}.identifier", "identifier"))
@@ -197,12 +182,17 @@ SEARCH_PARAMS: Final[Mapping[str, Mapping[str, SearchParamDef]]] = {
     for rtype, specific in _SPECIFIC.items()
 }
 
-_EXTRACTORS: Final[dict[str, list[tuple[str, Extractor]]]] = {
-    rtype: [(p.name, p.extract) for p in params.values() if p.indexed]
+_PLANS: Final[dict[str, tuple[Step, ...]]] = {
+    rtype: tuple(
+        (p.name, path[0], path[1:], p.each)
+        for p in params.values()
+        if p.indexed and p.each is not None
+        for path in p.paths
+    )
     for rtype, params in SEARCH_PARAMS.items()
 }
 
 
 def index_values(content: dict[str, Any]) -> list[IndexValue]:
     """Every search-index value of a resource of a registered type ([] for others)."""
-    return indexing.extract_all(content, _EXTRACTORS.get(content["resourceType"], []))
+    return indexing.extract(content, _PLANS.get(content["resourceType"], ()))

@@ -12,7 +12,6 @@ by a conditional create's `If-None-Exist` key); see `identifier_claim`.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -20,6 +19,7 @@ from typing import Any
 from profiles import canonical
 from profiles.issues import Issue
 from service.errors import Unprocessable
+from service.ids import new_id
 from service.store.model import NewResource
 from service.workflow import ownership
 
@@ -97,7 +97,7 @@ def intake(referral: NewResource, roles: Mapping[str, str], now: datetime) -> li
             "error", "business-rule", "ServiceRequest.status",
             f"a referral is sent with status 'active' (got '{status}'); drafts stay with the GP",
         ))
-    task = build_referral_task(referral.content, task_id=str(uuid.uuid4()), now=now)
+    task = build_referral_task(referral.content, task_id=new_id(), now=now)
     claim = identifier_claim(referral.content, sender_of(referral.content, roles))
     return [referral, NewResource(task, ownership.orgs_of(task, roles), claim_key=claim)]
 

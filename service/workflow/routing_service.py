@@ -17,7 +17,6 @@ The explanation of every choice is kept on the Task as a `Task.note` by "chirore
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
@@ -25,6 +24,7 @@ from typing import Any, Final
 
 from profiles import canonical
 from service.errors import NotFound
+from service.ids import new_id
 from service.store import workload
 from service.store.model import NewResource, SearchParam, SearchQuery, StoredResource
 from service.store.repository import Repository
@@ -182,7 +182,7 @@ async def reroute(repo: Repository, task: StoredResource, reason: str) -> Stored
         raise NotFound.of(f"{task.ref} has no focus to reroute", "Task.focus")
     referral = await system.read(*focus)
     result = await choose(system, referral.content, await _tried(system, task))
-    fresh = referrals.build_referral_task(referral.content, task_id=str(uuid.uuid4()), now=repo.now)
+    fresh = referrals.build_referral_task(referral.content, task_id=new_id(), now=repo.now)
     fresh["input"] = [{"type": {"text": REROUTED_FROM}, "valueReference": {"reference": task.ref}}]
     content = routed_task(fresh, result, repo.now)
     roles = await ownership.resolve_roles(system, content, {})

@@ -6,12 +6,12 @@ stored); a response to any other Questionnaire is stored as it is."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 
 from profiles import canonical
 from profiles.questionnaires import UnscorableResponse, score_questionnaire_response
 from service.errors import Unprocessable
+from service.ids import new_id
 from service.store.model import NewResource
 
 __all__ = ["scored"]
@@ -30,5 +30,5 @@ def scored(item: NewResource, now: datetime) -> list[NewResource]:
         observations = score_questionnaire_response(item.content, now)
     except UnscorableResponse as exc:
         raise Unprocessable(*exc.issues) from exc
-    made = [NewResource(o | {"id": str(uuid.uuid4())}, item.orgs) for o in observations]
+    made = [NewResource(o | {"id": new_id()}, item.orgs) for o in observations]
     return [item, *made]

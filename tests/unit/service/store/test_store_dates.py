@@ -1,4 +1,4 @@
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -56,6 +56,11 @@ def test_invalid_dates_raise(text: str) -> None:
             utc(2026, 11, 25, 15, 26, 5, 123456),
             utc(2026, 11, 25, 15, 26, 5, 123457),
         ),
+        (  # the width comes from the local time, the range is in UTC at the last instant
+            "9999-12-31T23:59:59+14:00",
+            utc(9999, 12, 31, 9, 59, 59),
+            utc(9999, 12, 31, 9, 59, 59) + timedelta(seconds=1),
+        ),
         (
             "2026-11-25T15:26:05.1234567Z",
             utc(2026, 11, 25, 15, 26, 5, 123456),
@@ -70,7 +75,15 @@ def test_full_instants_give_the_same_range_on_the_fast_path(
 
 
 @pytest.mark.parametrize(
-    "text", ["2026-11-25T24:00:00Z", "2026-11-25T23:59:60Z", "9999-12-31T23:59:59+14:00"]
+    "text",
+    [
+        "2026-11-25T24:00:00Z",
+        "2026-11-25T23:59:60Z",
+        "9999-12-31T23:59:59Z",  # the range would end after the year 9999
+        "0001-01-01T00:30:00+01:00",  # before the year 1 in UTC
+        "2026-11-25T15:26:05+24:00",
+        "\uff12\uff10\uff12\uff16-11-25T15:26:05Z",  # fullwidth digits: FHIR's are ASCII only
+    ],
 )
 def test_invalid_instants_raise(text: str) -> None:
     with pytest.raises(InvalidDate):
