@@ -8,6 +8,8 @@ those are the rule trees' job.
 
 from __future__ import annotations
 
+import os
+import re
 from functools import cache
 from typing import Any, Final
 
@@ -52,9 +54,29 @@ def code_of(error_type: str) -> str:
 
 
 def message_of(error: Any) -> str:
+    """pydantic's message in JSON's words: no `Value error, ` prefix, no Python types."""
     if error["type"] in _UNKNOWN:
         return "unknown element"
-    return str(error["msg"]).split("\n")[0]
+    if error["type"] == "model_validation_format":
+        expected = (error.get("ctx") or {}).get("model_class", "complex datatype")
+        return f"expected {expected} (a JSON object), got {json_type(error.get('input'))}"
+    message = str(error["msg"]).split("\n")[0].removeprefix("Value error, ")
+    found = error.get("input")
+    if error["type"].startswith(("date", "time")) and not isinstance(found, str):
+        return f"expected a string, got {json_type(found)}"
+    return message
+
+
+def json_type(value: Any) -> str:
+    """The JSON name of a parsed value's type: object, array, string, number, ..."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    return _JSON_TYPES.get(type(value), "a value")
+
+
+_JSON_TYPES: Final = {dict: "an object", list: "an array", str: "a string", type(None): "null"}
 
 
 def check_resource_type(resource: Any) -> Issue | None:
@@ -74,8 +96,35 @@ def check_structure(resource: dict[str, Any], root: str) -> list[Issue]:
     try:
         model_class(resource["resourceType"]).model_validate(resource)
     except ValidationError as exc:
-        return [Issue("error", code_of(e["type"]), fhirpath(root, e["loc"]), message_of(e))
-                for e in exc.errors()]
+        return [_issue(root, e) for e in exc.errors()]
     except Exception as exc:  # fhir_core raises KeyError etc. for some malformed input
         return [Issue("error", "structure", root, f"malformed resource ({type(exc).__name__})")]
     return []
+
+
+def _issue(root: str, error: Any) -> Issue:
+    loc = tuple(error["loc"])
+    if loc and loc[-1] == "root":  # pydantic's name for a RootModel's value, not FHIR's
+        loc = loc[:-1]
+    choices = _ONE_OF_MANY.search(str(error["msg"])) if error["type"] == "value_error" else None
+    if choices is not None:  # fhir_core: two or more types of one choice element
+        names = _NAME_IN_LIST.findall(choices[1])
+        stem = _common_stem(names)
+        where = fhirpath(root, (*loc, stem) if stem else loc)
+        return Issue("error", code_of(error["type"]), where,
+                     f"only one of {', '.join(names)} may be present")
+    return Issue("error", code_of(error["type"]), fhirpath(root, loc), message_of(error))
+
+
+_ONE_OF_MANY: Final = re.compile(r"from this list \[(.*)\], but got multiple")
+_NAME_IN_LIST: Final = re.compile(r"'([A-Za-z0-9_]+)'")
+
+
+def _common_stem(names: list[str]) -> str:
+    """occurrenceDateTime, occurrencePeriod -> occurrence: the longest common start that
+    every name continues with a capital (valueDate, valueDateTime -> value)."""
+    prefix = os.path.commonprefix(names) if names else ""  # noqa: RUF071 (names, not paths)
+    for end in range(len(prefix), 0, -1):
+        if all(len(name) > end and name[end].isupper() for name in names):
+            return prefix[:end]
+    return ""

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from profiles import canonical
+from profiles import canonical, structure
 from profiles.issues import rebase
 from profiles.structure import fhirpath
 from profiles.validate import validate_file, validate_resource
@@ -195,8 +195,8 @@ ICPC2 = canonical.ICPC2  # referral-reason includes the whole system
 
 @pytest.mark.parametrize(("reason_code", "at"), [
     ({"coding": ["x"]}, f"{REASON}.coding[0]"),
-    ({"coding": [1]}, f"{REASON}.coding[0].root"),  # pydantic's name for the item
-    ({"coding": [["a"]]}, f"{REASON}.coding[0].root"),
+    ({"coding": [1]}, f"{REASON}.coding[0]"),  # not pydantic's ".root" of the item
+    ({"coding": [["a"]]}, f"{REASON}.coding[0]"),
     ({"coding": "x"}, f"{REASON}.coding"),
     ({"coding": 5}, f"{REASON}.coding"),
     ({"coding": {"system": ICPC2, "code": "L03"}}, f"{REASON}.coding"),
@@ -289,3 +289,34 @@ def test_unhashable_code_in_an_imaging_recommendation_is_not_fatal(concept: str)
     issues = found(validate_resource(careplan))
     assert (f"CarePlan.activity[2].detail.{concept}.coding[0].code", "value", "error") in issues
     assert all(severity != "fatal" for _at, _code, severity in issues)
+
+
+@pytest.mark.parametrize(("change", "at", "message"), [
+    ({"code": [{"text": "a"}]}, "ServiceRequest.code",
+     "expected CodeableConcept (a JSON object), got an array"),
+    ({"authoredOn": "yesterday"}, "ServiceRequest.authoredOn",
+     "DateTime value string does not match spec regex."),
+    ({"contained": [{"resourceType": "Patient", "id": "p", "birthDate": 5}],
+      "subject": {"reference": "#p"}},
+     "ServiceRequest.contained[0].birthDate", "expected a string, got a number"),
+    ({"occurrenceDateTime": "2026-01-01", "occurrencePeriod": {"start": "2026-01-01"}},
+     "ServiceRequest.occurrence",
+     "only one of occurrenceDateTime, occurrencePeriod, occurrenceTiming may be present"),
+])
+def test_structural_messages_speak_json_and_fhirpath(
+        change: dict[str, Any], at: str, message: str) -> None:
+    """No pydantic wording (`Value error, `, `<class 'list'>`, `.root`) reaches a client."""
+    sr = example("ChiroAssessmentReferral-plain.json") | change
+    issues = [i for i in validate_resource(sr) if i.expression == at and i.code == "value"]
+    assert [i.message for i in issues] == [message]
+
+
+@pytest.mark.parametrize(("names", "stem"), [
+    (["occurrenceDateTime", "occurrencePeriod", "occurrenceTiming"], "occurrence"),
+    (["valueString", "valueSampledData"], "value"),
+    (["valueDate", "valueDateTime"], "value"),
+    (["multipleBirthBoolean", "multipleBirthInteger"], "multipleBirth"),
+    (["alone"], ""),
+])
+def test_choice_stem_is_the_element_name(names: list[str], stem: str) -> None:
+    assert structure._common_stem(names) == stem
