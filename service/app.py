@@ -14,7 +14,7 @@ from service.api.deps import negotiate
 from service.api.metadata import capability_statement
 from service.api.middleware import AfterCommitMiddleware, RequestContextMiddleware
 from service.api.responses import FhirResponse
-from service.api.rest import process_bundle, router
+from service.api.rest import mount_create, process_bundle, router
 from service.api.urls import Urls, mount_path
 from service.demo.loader import load_demo
 from service.settings import Settings
@@ -45,6 +45,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.add_api_route(base, process_bundle, methods=["POST"], dependencies=[Depends(negotiate)])
     app.include_router(operations.router, prefix=prefix)
     app.include_router(router, prefix=prefix)
+    mount_create(app, prefix)
     if settings.load_demo:
         app.include_router(demo_inbox.router)
     return app

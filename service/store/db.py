@@ -10,7 +10,7 @@ PostgreSQL (production): asyncpg, a pool sized for one uvicorn worker, JSONB via
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, cast
 
 import asyncpg  # type: ignore[import-untyped]
@@ -20,7 +20,7 @@ from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from service.store.direct_pool import DirectPool
+from service.store.direct_pool import DirectPool, Lease
 from service.store.model import Caller, NewResource, StoredResource
 from service.store.read_cache import ReadCache
 from service.store.repository import Repository
@@ -247,8 +247,9 @@ class Store:
             async with conn.begin():
                 yield Repository(conn, caller)
 
-    @asynccontextmanager
-    async def one_shot(self, caller: Caller, *, cached: bool = True) -> AsyncIterator[Repository]:
+    def one_shot(
+        self, caller: Caller, *, cached: bool = True
+    ) -> AbstractAsyncContextManager[Repository]:
         """A Repository for reads followed by ONE `create_many`, the intake hot path.
 
         On PostgreSQL there is no transaction: a connection of the plain asyncpg pool
@@ -264,14 +265,9 @@ class Store:
         StaleRead: run the create again (with `cached=False` it cannot happen again).
         """
         if self._direct_pool is None:
-            async with self.begin(caller) as repo:
-                yield repo
-            return
-        async with self._direct_pool.connection() as driver:
-            yield Repository(
-                _NO_CONNECTION, caller, autocommit_driver=driver,
-                read_cache=self.read_cache if cached else None,
-            )
+            return self.begin(caller)
+        return _OneShot(self._direct_pool.connection(), caller,
+                        self.read_cache if cached else None)
 
     async def create_many(
         self, caller: Caller, items: Sequence[NewResource]
@@ -289,3 +285,24 @@ class Store:
                 await self._direct_pool.close()
         finally:
             await self._engine.dispose()
+
+
+class _OneShot:
+    """`Store.one_shot` on PostgreSQL: a Repository over one leased connection (a class,
+    not an `asynccontextmanager` generator: the intake hot path enters one per create)."""
+
+    __slots__ = ("_cache", "_caller", "_lease")
+
+    def __init__(self, lease: Lease, caller: Caller, cache: ReadCache | None) -> None:
+        self._lease, self._caller, self._cache = lease, caller, cache
+
+    async def __aenter__(self) -> Repository:
+        driver = await self._lease.__aenter__()
+        return Repository(
+            _NO_CONNECTION, self._caller, autocommit_driver=driver, read_cache=self._cache
+        )
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any
+    ) -> None:
+        await self._lease.__aexit__(exc_type, exc, tb)

@@ -15,14 +15,33 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 
 Connect = Callable[[], Awaitable[Any]]
 Listener = Callable[[Any], None]
+
+
+class Lease:
+    """`async with pool.connection() as conn`: a class, not an `asynccontextmanager`
+    generator, as the intake hot path enters one per create."""
+
+    __slots__ = ("_conn", "_pool")
+
+    def __init__(self, pool: DirectPool) -> None:
+        self._pool, self._conn = pool, None
+
+    async def __aenter__(self) -> Any:
+        self._conn = await self._pool._acquire()
+        return self._conn
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any
+    ) -> None:
+        reusable = exc_type is None or issubclass(exc_type, asyncpg.PostgresError)
+        self._pool._release(self._conn, reusable)
 
 
 class DirectPool:
@@ -53,21 +72,11 @@ class DirectPool:
         """Users waiting for a connection."""
         return sum(not w.done() for w in self._waiters)
 
-    @asynccontextmanager
-    async def connection(self) -> AsyncIterator[Any]:
-        """A connection for the block. It returns to the pool when the block ends normally
-        or with an error the server reported (the connection is then idle again);
-        otherwise it is closed."""
-        conn = await self._acquire()
-        reusable = False
-        try:
-            yield conn
-            reusable = True
-        except asyncpg.PostgresError:
-            reusable = True
-            raise
-        finally:
-            self._release(conn, reusable)
+    def connection(self) -> Lease:
+        """A connection for an `async with` block. It returns to the pool when the block
+        ends normally or with an error the server reported (the connection is then idle
+        again); otherwise it is closed."""
+        return Lease(self)
 
     async def _acquire(self) -> Any:
         if self._closing:
