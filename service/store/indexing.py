@@ -162,18 +162,17 @@ def extract(content: dict[str, Any], steps: Sequence[Step]) -> list[IndexValue]:
     The plan's first key is read straight from the resource: nearly every path is one key
     long (`status`, `subject`), and this skips `walk` and its lists for those (a referral
     and its Task: ~140 -> ~XX us per create, docs/performance.md round 5)."""
-    found: dict[IndexValue, None] = {}
+    found: list[IndexValue] = []
     for param, key, rest, each in steps:
         node = content.get(key)
         if node is None:
             continue
         if rest:
-            nodes = walk(node, rest)
+            for item in walk(node, rest):
+                found += each(param, item)
         elif isinstance(node, list):
-            nodes = _flat(node)
+            for item in _flat(node):
+                found += each(param, item)
         else:
-            nodes = [node]
-        for item in nodes:
-            for value in each(param, item):
-                found[value] = None
-    return list(found)
+            found += each(param, node)
+    return list(dict.fromkeys(found))
