@@ -1,4 +1,4 @@
-"""Every example validates; every invalid fixture fails with its expected issue."""
+"""Every example validates; every invalid fixture fails with exactly its expected issues."""
 
 from __future__ import annotations
 
@@ -22,12 +22,16 @@ def warning_sidecar(path: Path) -> Path:
 WARNED = [p for p in EXAMPLES if warning_sidecar(p).exists()]
 
 
+Found = tuple[str | None, str, str]  # (expression, code, severity)
+
+
 @dataclass(frozen=True)
 class InvalidCase:
     path: Path
     expression: str
     code: str
     severity: str
+    also: frozenset[Found] = frozenset()  # the fault's consequences, each with its reason
 
     @property
     def name(self) -> str:
@@ -39,7 +43,9 @@ def load_cases() -> list[InvalidCase]:
     for path in sorted((EXAMPLES_DIR / "invalid").glob("*.json")):
         if not path.name.endswith(".expected.json"):
             exp = json.loads(path.with_name(path.stem + ".expected.json").read_text())
-            cases.append(InvalidCase(path, exp["expression"], exp["code"], exp["severity"]))
+            also = frozenset((a["expression"], a["code"], a["severity"])
+                             for a in exp.get("also", []))
+            cases.append(InvalidCase(path, exp["expression"], exp["code"], exp["severity"], also))
     return cases
 
 
@@ -74,5 +80,7 @@ def test_example_has_exactly_its_expected_warning(path: Path) -> None:
 
 @pytest.mark.parametrize("case", INVALID_CASES, ids=lambda c: c.name)
 def test_invalid_fixture_fails_as_expected(case: InvalidCase) -> None:
+    """Exactly the expected issue, and the consequences its sidecar lists under `also`:
+    an unrelated fault in a fixture would hide what it is meant to show."""
     found = {(i.expression, i.code, i.severity) for i in validate_file(case.path)}
-    assert (case.expression, case.code, case.severity) in found
+    assert found == {(case.expression, case.code, case.severity), *case.also}
