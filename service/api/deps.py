@@ -26,6 +26,7 @@ from service.api.headers import (
     parse_prefer,
 )
 from service.api.json_patch import PATCH_MEDIA_TYPE
+from service.api.subsetting import SUMMARY_MODES, Subset, subset_of
 from service.api.urls import Urls
 from service.errors import BadRequest, NotFound, PayloadTooLarge, UnsupportedMediaType
 from service.settings import Settings
@@ -163,6 +164,19 @@ def resource_id(rid: str) -> str:
         raise NotFound.of(f"no resource with id {rid!r}") from None
 
 
+def read_subset(request: Request) -> Subset:
+    """`_summary=true|text|data|false` and `_elements` on read and vread (http.html#read);
+    another `_summary` value is 400 (`count` belongs to search)."""
+    params = request.query_params
+    modes = [m for m in params.getlist("_summary") if m != "false"]
+    if any(m not in SUMMARY_MODES for m in modes) or len(set(modes)) > 1:
+        raise BadRequest.of(
+            f"_summary={','.join(modes)} is not supported on read: one of true, text, data, false",
+            code="not-supported",
+        )
+    return subset_of(modes[0] if modes else None, params.getlist("_elements"))
+
+
 Conf = Annotated[Settings, Depends(get_settings)]
 AppStore = Annotated[Store, Depends(get_store)]
 Links = Annotated[Urls, Depends(get_urls)]
@@ -172,3 +186,4 @@ FhirBody = Annotated[dict[str, Any], Depends(fhir_body)]
 PatchBody = Annotated[Any, Depends(patch_body)]
 FormPairs = Annotated[list[tuple[str, str]], Depends(form_pairs)]
 Writing = Annotated[WriteContext, Depends(write_context)]
+ReadSubset = Annotated[Subset, Depends(read_subset)]

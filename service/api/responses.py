@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from profiles.issues import Issue, to_operation_outcome
 from service.api.headers import Prefer, etag
+from service.api.subsetting import WHOLE, Subset, apply
 from service.api.urls import Urls
 from service.store.model import StoredResource
 
@@ -32,8 +33,11 @@ def version_headers(stored: StoredResource) -> dict[str, str]:
     }
 
 
-def resource_response(stored: StoredResource, status: int = 200) -> FhirResponse:
-    return FhirResponse(stored.content, status_code=status, headers=version_headers(stored))
+def resource_response(
+    stored: StoredResource, status: int = 200, subset: Subset = WHOLE
+) -> FhirResponse:
+    content = apply(stored.content, subset)
+    return FhirResponse(content, status_code=status, headers=version_headers(stored))
 
 
 def written_response(

@@ -24,6 +24,7 @@ from service.api.deps import (
     Links,
     PatchBody,
     PreferDep,
+    ReadSubset,
     Writing,
     fhir_body,
     negotiate,
@@ -165,8 +166,11 @@ async def search_by_post(
 
 
 @router.api_route("/{resource_type}/{rid}", methods=GET_HEAD)
-async def read(resource_type: Type, rid: Id, store: AppStore, caller: CallerDep) -> FhirResponse:
-    return resource_response(await interactions.read(store, caller, resource_type, rid))
+async def read(
+    resource_type: Type, rid: Id, store: AppStore, caller: CallerDep, subset: ReadSubset
+) -> FhirResponse:
+    stored = await interactions.read(store, caller, resource_type, rid)
+    return resource_response(stored, subset=subset)
 
 
 @router.put("/{resource_type}/{rid}")
@@ -243,13 +247,13 @@ async def instance_history(
 
 @router.api_route("/{resource_type}/{rid}/_history/{vid}", methods=GET_HEAD)
 async def vread(
-    resource_type: Type, rid: Id, vid: str, store: AppStore, caller: CallerDep
+    resource_type: Type, rid: Id, vid: str, store: AppStore, caller: CallerDep,
+    subset: ReadSubset,
 ) -> FhirResponse:
     if not vid.isdigit():
         raise NotFound.of(f"no version {vid!r} of {resource_type}/{rid}")
-    return resource_response(
-        await interactions.vread(store, caller, (resource_type, rid), int(vid))
-    )
+    stored = await interactions.vread(store, caller, (resource_type, rid), int(vid))
+    return resource_response(stored, subset=subset)
 
 
 def _parse(

@@ -15,13 +15,14 @@ from typing import Any
 from profiles.issues import Issue, to_operation_outcome
 from service.api.headers import Handling, etag
 from service.api.references import local_ref
+from service.api.subsetting import SUMMARY_MODES, WHOLE, Subset, apply, subset_of
 from service.api.urls import Urls
 from service.errors import BadRequest
 from service.store.model import HistoryPage, SearchPage, SearchParam, SearchQuery, StoredResource
 from service.store.search_params import SEARCH_PARAMS
 
 SILENT = frozenset({"_format", "_pretty", "_total"})  # accepted, no effect on the result
-CONTROL = frozenset({"_count", "_offset", "_sort", "_summary"})
+CONTROL = frozenset({"_count", "_offset", "_sort", "_summary", "_elements"})
 ALWAYS_SORTABLE = frozenset({"_id", "_lastUpdated"})
 
 
@@ -29,6 +30,7 @@ ALWAYS_SORTABLE = frozenset({"_id", "_lastUpdated"})
 class ParsedSearch:
     query: SearchQuery
     ignored: tuple[str, ...] = ()  # parameters dropped under lenient handling
+    subset: Subset = WHOLE  # `_summary=true|text|data` or `_elements`
 
     @property
     def issues(self) -> list[Issue]:
@@ -40,7 +42,9 @@ class _Controls:
     count: int
     offset: int = 0
     sort: list[str] = field(default_factory=list)
-    summary: bool = False
+    summary: bool = False  # _summary=count
+    subset_mode: str | None = None  # _summary=true|text|data
+    elements: list[str] = field(default_factory=list)
 
 
 def parse_search(
@@ -61,8 +65,10 @@ def parse_search(
         base, _, modifier = name.partition(":")
         if base in SILENT:
             continue
-        if base in CONTROL:
+        if base in CONTROL and not modifier:
             _control(controls, base, value, known, ignored)
+        elif base in CONTROL:  # `_elements:exclude` and the like: not supported
+            ignored.append(name)
         elif base in known:
             values = _split(value)
             if base_url and base in defs and defs[base].type == "reference":
@@ -80,7 +86,8 @@ def parse_search(
         sort=tuple(controls.sort),
         summary="count" if controls.summary else None,
     )
-    return ParsedSearch(query, tuple(ignored))
+    subset = WHOLE if controls.summary else subset_of(controls.subset_mode, controls.elements)
+    return ParsedSearch(query, tuple(ignored), subset)
 
 
 def _control(
@@ -91,11 +98,15 @@ def _control(
     elif name == "_offset":
         controls.offset = _non_negative(name, value)
     elif name == "_summary":
-        # count is honoured and false is the default; true, text and data are not
-        # implemented, so they are reported (lenient) or refused (strict), as `_elements`.
+        # count wins over everything else; false is the default; an unknown mode is
+        # reported (lenient) or refused (strict) like an unknown parameter.
         controls.summary = controls.summary or value == "count"
-        if value not in ("count", "false"):
+        if value in SUMMARY_MODES:
+            controls.subset_mode = value
+        elif value not in ("count", "false"):
             ignored.append(f"_summary={value}")
+    elif name == "_elements":
+        controls.elements.append(value)
     else:
         for key in filter(None, (k.strip() for k in value.split(","))):
             target = controls.sort if key.lstrip("-") in {*known, *ALWAYS_SORTABLE} else ignored
@@ -136,10 +147,13 @@ def _param_name(param: SearchParam) -> str:
     return f"{param.name}:{param.modifier}" if param.modifier else param.name
 
 
-def paging_links(urls: Urls, path: str, query: SearchQuery, total: int) -> list[dict[str, str]]:
+def paging_links(
+    urls: Urls, path: str, query: SearchQuery, total: int, subset: Subset = WHOLE
+) -> list[dict[str, str]]:
     def link(relation: str, offset: int) -> dict[str, str]:
         paging = [("_count", str(query.count)), ("_offset", str(offset))]
-        return {"relation": relation, "url": urls.query(path, query_pairs(query) + paging)}
+        pairs = query_pairs(query) + subset.pairs() + paging
+        return {"relation": relation, "url": urls.query(path, pairs)}
 
     links = [link("self", query.offset), link("first", 0)]
     if query.summary is None and query.count and query.offset + query.count < total:
@@ -154,7 +168,7 @@ def paging_links(urls: Urls, path: str, query: SearchQuery, total: int) -> list[
 def searchset(
     urls: Urls, path: str, parsed: ParsedSearch, page: SearchPage, now: datetime
 ) -> dict[str, Any]:
-    entries = [_match(urls, item) for item in page.items]
+    entries = [_match(urls, item, parsed.subset) for item in page.items]
     if parsed.ignored:
         entries.append(
             {"resource": to_operation_outcome(parsed.issues), "search": {"mode": "outcome"}}
@@ -164,17 +178,17 @@ def searchset(
         "type": "searchset",
         "meta": {"lastUpdated": now.isoformat(timespec="milliseconds")},
         "total": page.total,
-        "link": paging_links(urls, path, parsed.query, page.total),
+        "link": paging_links(urls, path, parsed.query, page.total, parsed.subset),
     }
     if entries:
         bundle["entry"] = entries
     return bundle
 
 
-def _match(urls: Urls, item: StoredResource) -> dict[str, Any]:
+def _match(urls: Urls, item: StoredResource, subset: Subset) -> dict[str, Any]:
     return {
         "fullUrl": urls.full_url(item.ref),
-        "resource": item.content,
+        "resource": apply(item.content, subset),
         "search": {"mode": "match"},
     }
 

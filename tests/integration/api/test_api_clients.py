@@ -58,6 +58,8 @@ async def test_fhirpy_create_search_read(server_url: str, kit: Kit) -> None:
     assert [p.id for p in found] == [patient.id]
     read = await client.reference("Patient", patient.id).to_resource()
     assert read["identifier"] == kit.patient()["identifier"]
+    subset = await client.resources("Patient").elements("identifier").fetch()  # _elements
+    assert [set(p) for p in subset] == [{"resourceType", "id", "meta", "identifier"}]
 
 
 async def test_fhirclient_reads_metadata_and_a_resource(server_url: str, kit: Kit) -> None:

@@ -312,17 +312,81 @@ async def test_if_match_star_in_a_transaction(api: httpx.AsyncClient, kit: Kit) 
 # 12. _summary, _since, _at, strict GET entries
 
 
-async def test_unsupported_summary_modes_are_reported_or_refused(
+SUBSETTED = {"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue",
+             "code": "SUBSETTED", "display": "Resource encoded in summary mode"}
+
+
+def with_text(patient: dict[str, Any]) -> dict[str, Any]:
+    div = '<div xmlns="http://www.w3.org/1999/xhtml">Kari Nordmann</div>'
+    return {**patient, "text": {"status": "generated", "div": div},
+            "gender": "female", "contact": [{"name": {"family": "Nordmann"}}]}
+
+
+async def test_summary_modes_subset_search_results(api: httpx.AsyncClient, kit: Kit) -> None:
+    await kit.post(with_text(kit.patient()))
+    full = (await api.get("Patient")).json()["entry"][0]["resource"]
+    assert {"text", "contact", "gender"} <= set(full) and "tag" not in full["meta"]
+
+    page = (await api.get("Patient", params={"_summary": "true"})).json()
+    summary = page["entry"][0]["resource"]
+    # Patient.contact and text are not summary elements; name, gender, identifier are
+    assert set(summary) == {"resourceType", "id", "meta", "identifier", "name", "gender"}
+    assert summary["meta"]["tag"] == [SUBSETTED] and summary["meta"]["versionId"] == "1"
+    assert all("_summary=true" in link["url"] for link in page["link"])
+
+    text = (await api.get("Patient", params={"_summary": "text"})).json()["entry"][0]["resource"]
+    assert set(text) == {"resourceType", "id", "meta", "text"}
+    data = (await api.get("Patient", params={"_summary": "data"})).json()["entry"][0]["resource"]
+    assert set(data) == set(full) - {"text"} and data["meta"]["tag"] == [SUBSETTED]
+    assert (await api.get("Patient", params={"_summary": "false"})).json()["entry"][0][
+        "resource"] == full
+
+
+async def test_elements_keep_the_named_and_the_mandatory(api: httpx.AsyncClient, kit: Kit) -> None:
+    await kit.post(kit.organization())
+    page = (await api.get("Organization", params={"_elements": "name,Organization.alias"})).json()
+    org = page["entry"][0]["resource"]
+    assert set(org) == {"resourceType", "id", "meta", "name"} and org["meta"]["tag"] == [SUBSETTED]
+    assert all("_elements=name,alias" in link["url"] for link in page["link"])
+    # ServiceRequest: status, intent and subject are mandatory, so they come along
+    refs = await kit.gp_and_clinic()
+    referral = await kit.post(kit.referral(refs["patient"], refs["role"], refs["clinic"]))
+    got = (await api.get("ServiceRequest", params={"_elements": "authoredOn"})).json()
+    kept = next(e["resource"] for e in got["entry"] if e["resource"]["id"] == referral["id"])
+    assert set(kept) == {"resourceType", "id", "meta", "authoredOn", "status", "intent",
+                         "subject"}
+
+
+async def test_read_and_vread_take_summary_and_elements(api: httpx.AsyncClient, kit: Kit) -> None:
+    created = await kit.post(with_text(kit.patient()))
+    read = await api.get(f"Patient/{created['id']}", params={"_elements": "gender"})
+    assert read.status_code == 200 and read.headers["etag"] == 'W/"1"'
+    assert set(read.json()) == {"resourceType", "id", "meta", "gender"}
+    vread = await api.get(f"Patient/{created['id']}/_history/1", params={"_summary": "text"})
+    assert set(vread.json()) == {"resourceType", "id", "meta", "text"}
+    stored = (await api.get(f"Patient/{created['id']}")).json()
+    assert "tag" not in stored["meta"] and "contact" in stored  # nothing stored changed
+    kit.outcome(await api.get(f"Patient/{created['id']}", params={"_summary": "count"}), 400)
+
+
+async def test_unknown_summary_modes_are_reported_or_refused(
     api: httpx.AsyncClient, kit: Kit
 ) -> None:
     await kit.post(kit.patient())
-    lenient = (await api.get("Patient", params={"_summary": "true"})).json()
+    lenient = (await api.get("Patient", params={"_summary": "brief"})).json()
     assert lenient["total"] == 1 and lenient["entry"][-1]["search"]["mode"] == "outcome"
+    assert "tag" not in lenient["entry"][0]["resource"]["meta"]
     strict = await api.get(
-        "Patient", params={"_summary": "data"}, headers={"Prefer": "handling=strict"}
+        "Patient", params={"_summary": "brief"}, headers={"Prefer": "handling=strict"}
     )
     kit.outcome(strict, 400)
-    assert (await api.get("Patient", params={"_summary": "false"})).json()["total"] == 1
+    both = await api.get("Patient", params={"_summary": "true", "_elements": "name"})
+    kit.outcome(both, 400)
+    excluded = (await api.get("Patient", params={"_elements:exclude": "name"})).json()
+    assert excluded["entry"][-1]["search"]["mode"] == "outcome"  # reported, not misread
+    assert "name" in excluded["entry"][0]["resource"]
+    count = (await api.get("Patient", params={"_summary": "count", "_elements": "name"})).json()
+    assert count["total"] == 1 and "entry" not in count  # count wins over the rest
 
 
 async def test_history_since_and_at(api: httpx.AsyncClient, kit: Kit) -> None:

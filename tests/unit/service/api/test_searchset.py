@@ -117,9 +117,15 @@ def test_reference_values_on_our_base_become_relative() -> None:
 
 
 @pytest.mark.parametrize("mode", ["true", "text", "data"])
-def test_unimplemented_summary_modes_are_reported_or_refused(mode: str) -> None:
-    lenient = parse([("_summary", mode)])
-    assert lenient.ignored == (f"_summary={mode}",)  # type: ignore[attr-defined]
+def test_summary_modes_become_the_subset(mode: str) -> None:
+    parsed = parse([("_summary", mode)], handling="strict")
+    assert parsed.ignored == () and parsed.subset.summary == mode  # type: ignore[attr-defined]
+    assert parsed.query.summary is None  # type: ignore[attr-defined]
+
+
+def test_unknown_summary_modes_are_reported_or_refused() -> None:
+    lenient = parse([("_summary", "brief")])
+    assert lenient.ignored == ("_summary=brief",)  # type: ignore[attr-defined]
     with pytest.raises(BadRequest):
-        parse([("_summary", mode)], handling="strict")
+        parse([("_summary", "brief")], handling="strict")
     assert parse([("_summary", "false")]).ignored == ()  # type: ignore[attr-defined]
