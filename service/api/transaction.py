@@ -2,7 +2,9 @@
 
 A transaction is planned (ids assigned, `fullUrl` references rewritten, every resource
 validated) before the database is touched, then executed in ONE `store.begin`: deletes,
-creates (one `create_many`, referral Tasks included), updates, reads. A lost claim race
+creates (one `create_many`, referral Tasks included), updates, reads. Creates alone that
+need no routing or feedback run as that one `create_many` statement in `Store.one_shot`
+(`one_statement`), as a plain create does. A lost claim race
 (`ClaimTaken`) rolls everything back and the whole transaction is re-run knowing the claim
 is taken, so its entry resolves to the resource that holds it (200, not a second 201).
 A batch runs each entry as a one-entry transaction and reports each outcome.
@@ -51,11 +53,11 @@ from service.errors import (
 from service.ids import new_id
 from service.settings import Settings
 from service.store.db import Store
-from service.store.errors import ClaimTaken
+from service.store.errors import ClaimTaken, StaleRead
 from service.store.model import Caller, NewResource, StoredResource, Updated
 from service.store.repository import Repository
 from service.store.search_params import SEARCH_PARAMS
-from service.workflow import deletion, feedback, tasks
+from service.workflow import deletion, feedback, intake, tasks
 from service.workflow.intake import prepare_create, update_orgs
 
 Claim = tuple[str, str]  # (resource type, claim key)
@@ -172,15 +174,36 @@ def _validate(p: Plan) -> None:
 
 async def transaction(ctx: Context, entries: list[Entry]) -> list[EntryResult]:
     p, taken = plan(entries, ctx.settings.max_page_size, ctx.settings.base_url), set[Claim]()
+    one_shot, cached = one_statement(p), True
     while True:
         try:
-            async with ctx.store.begin(ctx.caller) as repo:
+            context = (ctx.store.one_shot(ctx.caller, cached=cached) if one_shot
+                       else ctx.store.begin(ctx.caller))
+            async with context as repo:
                 return await _execute(repo, ctx, p, taken)
+        except StaleRead:  # a cached directory read went out of date: read afresh
+            if not cached:
+                raise
+            cached = False
         except ClaimTaken as exc:
             claim = (exc.resource_type, exc.key)
             if claim in taken:
                 raise Conflict.of(f"{claim[0]} claim {claim[1]!r} is contended; retry") from exc
             taken.add(claim)
+            one_shot = False  # resolving the holder reads claims: a transaction
+
+
+def one_statement(p: Plan) -> bool:
+    """True when the transaction is creates only (no ifNoneExist, no conditional references)
+    whose resources each need nothing beyond `prepare_create` (`intake.one_statement`): its
+    directory reads and ONE `create_many` statement, atomic by itself, in `Store.one_shot`
+    as a plain create is, without BEGIN/COMMIT round trips."""
+    return (
+        all(e.method == "POST" for e in p.entries)
+        and not p.conditions
+        and not p.searches
+        and all(intake.one_statement(c) for c in p.contents.values())
+    )
 
 
 async def batch(ctx: Context, entries: list[Entry | FhirError]) -> list[EntryResult | FhirError]:

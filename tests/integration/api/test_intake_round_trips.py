@@ -188,6 +188,60 @@ async def test_conditional_create_keeps_its_transaction(
     assert sent[0] == "BEGIN" and sent[-1] == "COMMIT"
 
 
+def referral_bundle(kit: Kit, refs: dict[str, str], identifier: str) -> dict[str, Any]:
+    """A transaction: a new Patient and the referral about it (urn:uuid reference)."""
+    patient_url = "urn:uuid:0b6b3f1e-8a2c-4d0e-9f00-000000000001"
+    referral = kit.referral(patient_url, refs["role"], refs["clinic"], identifier)
+    return {"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"fullUrl": patient_url, "resource": kit.patient(),
+         "request": {"method": "POST", "url": "Patient"}},
+        {"resource": referral, "request": {"method": "POST", "url": "ServiceRequest"}},
+    ]}
+
+
+@pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)  # its budget
+async def test_a_transaction_of_creates_is_one_statement(
+    api: httpx.AsyncClient, api_app: FastAPI, kit: Kit
+) -> None:
+    store = app_store(api_app)
+    refs = await kit.gp_and_clinic()
+    await api.post("ServiceRequest", json=kit.referral(refs["patient"], refs["role"],
+                                                        refs["clinic"], "R-warm"))
+    async with sent_statements(store) as sent:
+        r = await api.post("", json=referral_bundle(kit, refs, "R-tx"))
+    assert r.status_code == 200, r.text
+    assert sent == ["WITH"]  # Patient, referral and Task in one atomic statement
+    entries = r.json()["entry"]
+    assert [e["response"]["status"] for e in entries] == ["201 Created", "201 Created"]
+    patient = entries[0]["response"]["location"].split("/_history")[0]
+    found = (await api.get("Task", params={"patient": patient})).json()
+    assert found["total"] == 1
+    assert found["entry"][0]["resource"]["owner"]["reference"] == refs["clinic"]
+    # the same identifier again, about another new patient: the statement is refused by
+    # the claim, the holder is read in a transaction, and the answer is 409 with nothing new
+    patients = await kit.count("Patient")
+    async with sent_statements(store) as sent:
+        again = await api.post("", json=referral_bundle(kit, refs, "R-tx"))
+    kit.outcome(again, 409)
+    assert sent[0] == "WITH" and "BEGIN" in sent
+    assert await kit.count("ServiceRequest") == 2 and await kit.count("Task") == 2
+    assert await kit.count("Patient") == patients
+
+
+@pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)
+async def test_a_transaction_with_a_condition_keeps_its_transaction(
+    api: httpx.AsyncClient, api_app: FastAPI, kit: Kit
+) -> None:
+    store = app_store(api_app)
+    refs = await kit.gp_and_clinic()
+    bundle = referral_bundle(kit, refs, "R-txc")
+    bundle["entry"][0]["request"]["ifNoneExist"] = "identifier=urn:x|none"
+    async with sent_statements(store) as sent:
+        r = await api.post("", json=bundle)
+    assert r.status_code == 200, r.text
+    assert sent[0] == "BEGIN" and sent[-1] == "COMMIT"
+
+
 async def test_create_route_refuses_in_the_order_the_dependencies_did(
     api: httpx.AsyncClient, kit: Kit
 ) -> None:
