@@ -106,17 +106,24 @@ def _issue(root: str, error: Any) -> Issue:
     loc = tuple(error["loc"])
     if loc and loc[-1] == "root":  # pydantic's name for a RootModel's value, not FHIR's
         loc = loc[:-1]
-    choices = _ONE_OF_MANY.search(str(error["msg"])) if error["type"] == "value_error" else None
-    if choices is not None:  # fhir_core: two or more types of one choice element
-        names = _NAME_IN_LIST.findall(choices[1])
+    message = str(error["msg"])
+    many = _ONE_OF_MANY.search(message) if error["type"] == "value_error" else None
+    none = _NONE_OF_MANY.search(message) if error["type"] == "value_error" else None
+    if many is not None or none is not None:  # fhir_core's checks of a choice element
+        names = _NAME_IN_LIST.findall((many or none)[1])  # type: ignore[index]
         stem = _common_stem(names)
         where = fhirpath(root, (*loc, stem) if stem else loc)
+        if none is not None:
+            return Issue("error", "required", where, f"{stem or 'the choice'}[x] is required")
+        given = error.get("input")
+        present = [n for n in names if isinstance(given, dict) and n in given] or names
         return Issue("error", code_of(error["type"]), where,
-                     f"only one of {', '.join(names)} may be present")
+                     f"only one of {', '.join(present)} may be present")
     return Issue("error", code_of(error["type"]), fhirpath(root, loc), message_of(error))
 
 
 _ONE_OF_MANY: Final = re.compile(r"from this list \[(.*)\], but got multiple")
+_NONE_OF_MANY: Final = re.compile(r"Expect any of field value from this list \[(.*)\]")
 _NAME_IN_LIST: Final = re.compile(r"'([A-Za-z0-9_]+)'")
 
 

@@ -26,7 +26,7 @@ from service.api.headers import (
     parse_prefer,
 )
 from service.api.json_patch import PATCH_MEDIA_TYPE
-from service.api.subsetting import SUMMARY_MODES, Subset, subset_of
+from service.api.subsetting import Subset, for_read
 from service.api.urls import Urls
 from service.errors import BadRequest, NotFound, PayloadTooLarge, UnsupportedMediaType
 from service.settings import Settings
@@ -164,17 +164,12 @@ def resource_id(rid: str) -> str:
         raise NotFound.of(f"no resource with id {rid!r}") from None
 
 
-def read_subset(request: Request) -> Subset:
-    """`_summary=true|text|data|false` and `_elements` on read and vread (http.html#read);
-    another `_summary` value is 400 (`count` belongs to search)."""
-    params = request.query_params
-    modes = [m for m in params.getlist("_summary") if m != "false"]
-    if any(m not in SUMMARY_MODES for m in modes) or len(set(modes)) > 1:
-        raise BadRequest.of(
-            f"_summary={','.join(modes)} is not supported on read: one of true, text, data, false",
-            code="not-supported",
-        )
-    return subset_of(modes[0] if modes else None, params.getlist("_elements"))
+async def read_subset(request: Request) -> Subset:
+    """`_summary=true|text|data|false` and `_elements` on read and vread, read as search
+    reads them; see `subsetting.for_read` (strict: `Prefer: handling=strict`)."""
+    strict = (await get_prefer(request)).handling == "strict"
+    rtype = request.path_params.get("resource_type", "")
+    return for_read(rtype, request.query_params.multi_items(), strict=strict)
 
 
 Conf = Annotated[Settings, Depends(get_settings)]

@@ -17,6 +17,7 @@ from profiles.validate import validate_resource
 from service.api.json_patch import apply_patch
 from service.api.references import literal_references
 from service.api.searchset import ParsedSearch, parse_search, query_pairs
+from service.api.subsetting import subsetted_issues
 from service.errors import (
     BadRequest,
     Conflict,
@@ -65,7 +66,7 @@ def check_body(resource_type: str, content: Mapping[str, Any]) -> None:
 
 def check_valid(content: Mapping[str, Any], profiles: Sequence[str] = ()) -> tuple[Issue, ...]:
     """Every issue; any error -> 422 carrying all of them (nothing stored)."""
-    issues = validate_resource(dict(content), profiles)
+    issues = [*subsetted_issues(content), *validate_resource(dict(content), profiles)]
     if errors(issues):
         raise Unprocessable(*issues)
     return tuple(issues)
@@ -106,6 +107,11 @@ def conditional(
         handling="strict",
         base_url=base_url,
     )
+    if parsed.subset:
+        raise BadRequest.of(
+            f"If-None-Exist {if_none_exist!r}: _summary and _elements do not belong in a "
+            "condition", code="not-supported",
+        )
     return replace(parsed, query=replace(parsed.query, count=2, offset=0, sort=(), summary=None))
 
 

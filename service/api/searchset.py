@@ -15,14 +15,14 @@ from typing import Any
 from profiles.issues import Issue, to_operation_outcome
 from service.api.headers import Handling, etag
 from service.api.references import local_ref
-from service.api.subsetting import SUMMARY_MODES, WHOLE, Subset, apply, subset_of
+from service.api.subsetting import SUBSET_PARAMS, WHOLE, Subset, apply, asked
 from service.api.urls import Urls
 from service.errors import BadRequest
 from service.store.model import HistoryPage, SearchPage, SearchParam, SearchQuery, StoredResource
 from service.store.search_params import SEARCH_PARAMS
 
 SILENT = frozenset({"_format", "_pretty", "_total"})  # accepted, no effect on the result
-CONTROL = frozenset({"_count", "_offset", "_sort", "_summary", "_elements"})
+CONTROL = frozenset({"_count", "_offset", "_sort"})
 ALWAYS_SORTABLE = frozenset({"_id", "_lastUpdated"})
 
 
@@ -42,9 +42,6 @@ class _Controls:
     count: int
     offset: int = 0
     sort: list[str] = field(default_factory=list)
-    summary: bool = False  # _summary=count
-    subset_mode: str | None = None  # _summary=true|text|data
-    elements: list[str] = field(default_factory=list)
 
 
 def parse_search(
@@ -60,15 +57,16 @@ def parse_search(
     """`base_url`: reference values absolute on this server's base become relative
     (search.html#reference: `subject=[base]/Patient/1` is `subject=Patient/1`)."""
     controls, params, ignored = _Controls(default_count), list[SearchParam](), list[str]()
+    subsetting: list[tuple[str, str]] = []
     defs = SEARCH_PARAMS.get(resource_type, {})
     for name, value in pairs:
         base, _, modifier = name.partition(":")
         if base in SILENT:
             continue
-        if base in CONTROL and not modifier:
+        if base in SUBSET_PARAMS:
+            subsetting.append((name, value))
+        elif base in CONTROL:
             _control(controls, base, value, known, ignored)
-        elif base in CONTROL:  # `_elements:exclude` and the like: not supported
-            ignored.append(name)
         elif base in known:
             values = _split(value)
             if base_url and base in defs and defs[base].type == "reference":
@@ -76,6 +74,8 @@ def parse_search(
             params.append(SearchParam(base, values, modifier or None))
         else:
             ignored.append(name)
+    wanted = asked(resource_type, subsetting)
+    ignored += wanted.unsupported
     if ignored and handling == "strict":
         raise BadRequest(*(_ignored_issue(n, strict=True) for n in ignored))
     query = SearchQuery(
@@ -84,10 +84,9 @@ def parse_search(
         count=min(controls.count, max_count),
         offset=controls.offset,
         sort=tuple(controls.sort),
-        summary="count" if controls.summary else None,
+        summary="count" if wanted.count else None,
     )
-    subset = WHOLE if controls.summary else subset_of(controls.subset_mode, controls.elements)
-    return ParsedSearch(query, tuple(ignored), subset)
+    return ParsedSearch(query, tuple(ignored), wanted.subset)
 
 
 def _control(
@@ -97,16 +96,7 @@ def _control(
         controls.count = _non_negative(name, value)
     elif name == "_offset":
         controls.offset = _non_negative(name, value)
-    elif name == "_summary":
-        # count wins over everything else; false is the default; an unknown mode is
-        # reported (lenient) or refused (strict) like an unknown parameter.
-        controls.summary = controls.summary or value == "count"
-        if value in SUMMARY_MODES:
-            controls.subset_mode = value
-        elif value not in ("count", "false"):
-            ignored.append(f"_summary={value}")
-    elif name == "_elements":
-        controls.elements.append(value)
+
     else:
         for key in filter(None, (k.strip() for k in value.split(","))):
             target = controls.sort if key.lstrip("-") in {*known, *ALWAYS_SORTABLE} else ignored

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, Final, Literal
 
+from profiles.issues import Issue
 from profiles.structure import model_class
 from service.errors import BadRequest
 
@@ -50,11 +51,76 @@ class Subset:
 
 
 WHOLE: Final = Subset()  # no subsetting: the whole resource
+SUBSET_PARAMS: Final = frozenset({"_summary", "_elements"})
+
+
+@dataclass(frozen=True, slots=True)
+class Asked:
+    """What `_summary` and `_elements` ask of a search or read."""
+
+    subset: Subset = WHOLE
+    count: bool = False  # _summary=count (search only; it wins over the rest)
+    unsupported: tuple[str, ...] = ()  # `name=value`s not understood: reported or refused
+
+
+def asked(rtype: str, pairs: Iterable[tuple[str, str]]) -> Asked:
+    """The `_summary` / `_elements` pairs of a request (names with any `:modifier`), read
+    the same way for search, read and a Bundle's GET entries. Conflicting `_summary` modes,
+    or a mode with `_elements`, are 400; an unknown mode, a modifier, or a name that is not
+    a top-level element of `rtype` (`Type.name` is accepted for the type itself) are
+    `unsupported`, for the caller to report (lenient) or refuse (strict). A choice element
+    is named by its stem (`value` for `value[x]`)."""
+    modes: list[str] = []
+    names: list[str] = []
+    unsupported: list[str] = []
+    known = top_level_elements(rtype)
+    for name, value in pairs:
+        if name == "_summary":
+            if value in (*SUMMARY_MODES, "count"):
+                modes.append(value)
+            elif value != "false":
+                unsupported.append(f"_summary={value}")
+        elif name == "_elements":
+            for part in filter(None, (p.strip() for p in value.split(","))):
+                kind, _, element = part.rpartition(".")
+                found = _named(element, known) if kind in ("", rtype) else []
+                names += found
+                if not found:
+                    unsupported.append(f"_elements={part}")
+        else:
+            unsupported.append(f"{name}={value}")
+    if "count" in modes:
+        return Asked(WHOLE, True, tuple(unsupported))
+    if len(set(modes)) > 1:
+        raise BadRequest.of(f"_summary={','.join(dict.fromkeys(modes))}: give one mode",
+                            code="value")
+    return Asked(subset_of(modes[0] if modes else None, names), False, tuple(unsupported))
+
+
+def for_read(rtype: str, pairs: Iterable[tuple[str, str]], *, strict: bool) -> Subset:
+    """The subset a read or vread asks for (http.html#read); `pairs` may hold other
+    parameters, which are left alone. `_summary=count` is 400 (search only); what is not
+    understood is 400 when `strict`, else ignored (a read has no Bundle to report it in)."""
+    wanted = asked(rtype, [(k, v) for k, v in pairs if k.partition(":")[0] in SUBSET_PARAMS])
+    if wanted.count:
+        raise BadRequest.of("_summary=count is for search, not read", code="not-supported")
+    if wanted.unsupported and strict:
+        raise BadRequest.of(f"not supported on read: {', '.join(wanted.unsupported)}",
+                            code="not-supported")
+    return wanted.subset
+
+
+def _named(element: str, known: frozenset[str]) -> list[str]:
+    """`status` -> [status]; a choice's stem `value` -> [valueQuantity, valueString, ...]."""
+    if element in known:
+        return [element]
+    size = len(element)
+    return sorted(k for k in known if k.startswith(element) and k[size:size + 1].isupper())
 
 
 def subset_of(summary: str | None, elements: Iterable[str]) -> Subset:
-    """A Subset from the parameters' values (`summary`: true, text or data; `elements`: each
-    `_elements` value, comma-separated names, `Type.name` accepted as `name`)."""
+    """A Subset from checked values (`summary`: true, text or data; `elements`: each
+    `_elements` value, comma-separated names, `Type.name` taken as `name`)."""
     names = tuple(dict.fromkeys(
         name.strip().rpartition(".")[2]
         for value in elements for name in value.split(",") if name.strip()
@@ -84,12 +150,39 @@ def apply(content: Mapping[str, Any], subset: Subset) -> Mapping[str, Any]:
     return {**kept, "meta": meta}
 
 
+def subsetted_issues(content: Mapping[str, Any]) -> list[Issue]:
+    """A resource tagged SUBSETTED may not be stored: it is a partial view (search.html
+    #summary), and writing it back would drop every element the subset left out."""
+    tags = (content.get("meta") or {}).get("tag") if isinstance(content, Mapping) else None
+    if not isinstance(tags, list):
+        return []
+    rtype = content.get("resourceType")
+    return [
+        Issue("error", "business-rule", f"{rtype}.meta.tag[{i}]",
+              "a resource tagged SUBSETTED (a _summary or _elements view) cannot be stored; "
+              "send the whole resource")
+        for i, tag in enumerate(tags)
+        if isinstance(tag, dict) and tag.get("system") == SUBSETTED["system"]
+        and tag.get("code") == SUBSETTED["code"]
+    ]
+
+
 def _wanted(rtype: str, subset: Subset) -> frozenset[str]:
     if subset.summary == "true":
         return summary_elements(rtype) | _ALWAYS
     if subset.summary == "text":
         return mandatory_elements(rtype) | _ALWAYS | {"text"}
     return mandatory_elements(rtype) | _ALWAYS | frozenset(subset.elements)
+
+
+@cache
+def top_level_elements(rtype: str) -> frozenset[str]:
+    """Every top-level element name of `rtype` as JSON spells it (choice types expanded)."""
+    cls = model_class(rtype)
+    if cls is None:
+        return frozenset()
+    return frozenset(f.alias or n for n, f in cls.model_fields.items()
+                     if not n.endswith("__ext")) | _ALWAYS
 
 
 @cache

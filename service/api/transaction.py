@@ -41,6 +41,7 @@ from service.api.references import (
     rewrite_references,
 )
 from service.api.searchset import ParsedSearch, parse_search, searchset
+from service.api.subsetting import Subset, apply, for_read, subsetted_issues
 from service.api.urls import Urls
 from service.errors import (
     BadRequest,
@@ -165,7 +166,7 @@ def _conditional_references(p: Plan, entry: Entry, max_count: int, base_url: str
 def _validate(p: Plan) -> None:
     found: list[Issue] = []
     for index, content in p.contents.items():
-        issues = validate_resource(content)
+        issues = [*subsetted_issues(content), *validate_resource(content)]
         p.issues[index] = tuple(issues)
         found += [rebase(i, p.entry(index).where) for i in issues]
     if errors(found):
@@ -369,13 +370,20 @@ async def _update(repo: Repository, p: Plan, entry: Entry, content: dict[str, An
 async def _get(repo: Repository, ctx: Context, entry: Entry) -> EntryResult:
     with at(entry):
         parts = entry.path.split("/")
+        if len(parts) in (2, 4):
+            subset = for_read(parts[0], parse_qsl(entry.query), strict=ctx.handling == "strict")
         if len(parts) == 2:
-            return EntryResult(entry, 200, await repo.read(parts[0], parts[1]))
+            return _read_entry(entry, await repo.read(parts[0], parts[1]), subset)
         if len(parts) == 4 and parts[2] == "_history" and parts[3].isdigit():
-            return EntryResult(entry, 200, await repo.vread(parts[0], parts[1], int(parts[3])))
+            stored = await repo.vread(parts[0], parts[1], int(parts[3]))
+            return _read_entry(entry, stored, subset)
         if len(parts) != 1:
             raise NotFound.of(f"unsupported GET {entry.url!r} in a Bundle", "request.url")
         return EntryResult(entry, 200, resource=await _search(repo, ctx, entry))
+
+
+def _read_entry(entry: Entry, stored: StoredResource, subset: Subset) -> EntryResult:
+    return EntryResult(entry, 200, stored, resource=dict(apply(stored.content, subset)))
 
 
 async def _search(repo: Repository, ctx: Context, entry: Entry) -> dict[str, Any]:

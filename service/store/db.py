@@ -298,9 +298,13 @@ class _OneShot:
 
     async def __aenter__(self) -> Repository:
         driver = await self._lease.__aenter__()
-        return Repository(
-            _NO_CONNECTION, self._caller, autocommit_driver=driver, read_cache=self._cache
-        )
+        try:
+            return Repository(
+                _NO_CONNECTION, self._caller, autocommit_driver=driver, read_cache=self._cache
+            )
+        except BaseException as exc:  # the lease goes back, as an `async with` body's would
+            await self._lease.__aexit__(type(exc), exc, exc.__traceback__)
+            raise
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any

@@ -161,7 +161,8 @@ def extract(content: dict[str, Any], steps: Sequence[Step]) -> list[IndexValue]:
 
     The plan's first key is read straight from the resource: nearly every path is one key
     long (`status`, `subject`), and this skips `walk` and its lists for those (a referral
-    and its Task: ~140 -> ~XX us per create, docs/performance.md round 5)."""
+    and its Task: ~140 -> ~75 us per create on a slow moment of the box, docs/performance.md
+    round 5)."""
     found: list[IndexValue] = []
     for param, key, rest, each in steps:
         node = content.get(key)

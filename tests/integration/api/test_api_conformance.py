@@ -389,6 +389,61 @@ async def test_unknown_summary_modes_are_reported_or_refused(
     assert count["total"] == 1 and "entry" not in count  # count wins over the rest
 
 
+async def test_odd_subset_requests_answer_alike_on_search_read_and_bundles(
+    api: httpx.AsyncClient, kit: Kit
+) -> None:
+    created = await kit.post({**kit.patient(), "deceasedBoolean": False, "gender": "female"})
+    path = f"Patient/{created['id']}"
+    strict = {"Prefer": "handling=strict"}
+    # two modes at once: 400 on both
+    kit.outcome(await api.get("Patient", params=[("_summary", "true"), ("_summary", "data")]),
+                400)
+    kit.outcome(await api.get(path, params=[("_summary", "true"), ("_summary", "data")]), 400)
+    # names that are no top-level element of the type, and modifiers: reported / refused
+    for odd in ({"_elements": "-name"}, {"_elements": "name.family"},
+                {"_elements": "Organization.name"}, {"_elements:exclude": "name"}):
+        page = (await api.get("Patient", params=odd)).json()
+        assert page["entry"][-1]["search"]["mode"] == "outcome", odd
+        kit.outcome(await api.get("Patient", params=odd, headers=strict), 400)
+        kit.outcome(await api.get(path, params=odd, headers=strict), 400)
+        assert "name" in (await api.get(path, params=odd)).json()  # lenient read: ignored
+    # a choice element by its stem
+    stem = (await api.get(path, params={"_elements": "deceased"})).json()
+    assert set(stem) == {"resourceType", "id", "meta", "deceasedBoolean"}
+    # a Bundle's GET entries read the parameters as the routes do
+    bundle = {"resourceType": "Bundle", "type": "batch", "entry": [
+        {"request": {"method": "GET", "url": f"{path}?_elements=gender"}},
+        {"request": {"method": "GET", "url": f"{path}?_summary=count"}},
+    ]}
+    entries = (await api.post("", json=bundle)).json()["entry"]
+    assert set(entries[0]["resource"]) == {"resourceType", "id", "meta", "gender"}
+    assert entries[1]["response"]["status"].startswith("400")
+
+
+async def test_a_subsetted_resource_is_not_stored(api: httpx.AsyncClient, kit: Kit) -> None:
+    created = await kit.post({**kit.organization(), "alias": ["RK"]})
+    path = f"Organization/{created['id']}"
+    partial = (await api.get(path, params={"_summary": "true"})).json()
+    assert "alias" not in partial
+    for attempt in (api.put(path, json=partial, headers={"If-Match": 'W/"1"'}),
+                    api.post("Organization", json=partial),
+                    api.post("", json=bundle("transaction", post_entry(partial)))):
+        issues = kit.outcome(await attempt, 422)
+        assert any(i["code"] == "business-rule" and "SUBSETTED" in i["diagnostics"]
+                   for i in issues)
+    stored = (await api.get(path)).json()
+    assert stored["meta"]["versionId"] == "1" and stored["alias"] == ["RK"]
+    assert await kit.count("Organization") == 1
+
+
+async def test_if_none_exist_refuses_summary_and_elements(api: httpx.AsyncClient,
+                                                          kit: Kit) -> None:
+    for value in ("identifier=urn:x|1&_elements=name", "identifier=urn:x|1&_summary=true"):
+        kit.outcome(await api.post("Patient", json=kit.patient(),
+                                   headers={"If-None-Exist": value}), 400)
+    assert await kit.count("Patient") == 0
+
+
 async def test_history_since_and_at(api: httpx.AsyncClient, kit: Kit) -> None:
     created = await kit.post(kit.patient())
     updated = (await api.put(f"Patient/{created['id']}", json=created)).json()

@@ -301,7 +301,7 @@ def test_unhashable_code_in_an_imaging_recommendation_is_not_fatal(concept: str)
      "ServiceRequest.contained[0].birthDate", "expected a string, got a number"),
     ({"occurrenceDateTime": "2026-01-01", "occurrencePeriod": {"start": "2026-01-01"}},
      "ServiceRequest.occurrence",
-     "only one of occurrenceDateTime, occurrencePeriod, occurrenceTiming may be present"),
+     "only one of occurrenceDateTime, occurrencePeriod may be present"),  # those given
 ])
 def test_structural_messages_speak_json_and_fhirpath(
         change: dict[str, Any], at: str, message: str) -> None:
@@ -309,6 +309,14 @@ def test_structural_messages_speak_json_and_fhirpath(
     sr = example("ChiroAssessmentReferral-plain.json") | change
     issues = [i for i in validate_resource(sr) if i.expression == at and i.code == "value"]
     assert [i.message for i in issues] == [message]
+
+
+def test_a_missing_required_choice_is_reported_at_its_stem() -> None:
+    task = {"resourceType": "Task", "status": "requested", "intent": "order",
+            "input": [{"type": {"text": "a"}}]}
+    assert ("Task.input[0].value", "required", "error") in found(validate_resource(task))
+    assert [i.message for i in validate_resource(task)
+            if i.expression == "Task.input[0].value"] == ["value[x] is required"]
 
 
 @pytest.mark.parametrize(("names", "stem"), [

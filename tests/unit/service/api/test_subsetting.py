@@ -45,3 +45,18 @@ def test_elements_parse_type_prefixes_and_repeats() -> None:
     assert subset_of(None, ["note"]).pairs() == [("_elements", "note")]
     with pytest.raises(BadRequest):
         subset_of("true", ["note"])
+
+
+def test_asked_reads_modes_names_and_what_it_does_not_understand() -> None:
+    from service.api.subsetting import asked
+
+    got = asked("Task", [("_summary", "false"), ("_elements", "Task.note,-x,Patient.name"),
+                         ("_elements:exclude", "note"), ("_summary", "brief")])
+    assert got.subset == Subset(None, ("note",)) and not got.count
+    assert got.unsupported == ("_elements=-x", "_elements=Patient.name",
+                               "_elements:exclude=note", "_summary=brief")
+    assert asked("Task", [("_summary", "count"), ("_elements", "note")]).count
+    assert asked("Patient", [("_elements", "deceased")]).subset.elements == (
+        "deceasedBoolean", "deceasedDateTime")
+    with pytest.raises(BadRequest):
+        asked("Task", [("_summary", "true"), ("_summary", "text")])

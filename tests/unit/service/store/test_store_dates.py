@@ -2,6 +2,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from service.store import dates
 from service.store.dates import InvalidDate, date_range, format_instant
 
 
@@ -92,3 +93,18 @@ def test_invalid_instants_raise(text: str) -> None:
 
 def test_format_instant_has_milliseconds_and_offset() -> None:
     assert format_instant(utc(2026, 11, 25, 15, 26, 5, 123456)) == "2026-11-25T15:26:05.123+00:00"
+
+
+@pytest.mark.parametrize("text", [
+    "2026-11-25T15:26:05Z",
+    "2026-11-25T15:26:05.1Z",
+    "2026-11-25T15:26:05.123456-00:00",
+    "2026-11-25T23:59:59.999999+14:00",
+    "2026-01-01T00:00:00-12:00",
+    "0001-01-01T00:00:00Z",
+    "9999-12-31T23:59:58.5+00:00",
+])
+def test_the_instant_fast_path_equals_the_general_steps(text: str) -> None:
+    match = dates._DATE_RE.fullmatch(text)
+    assert match is not None and dates._INSTANT_RE.fullmatch(text) is not None
+    assert date_range(text) == dates._range(match)
