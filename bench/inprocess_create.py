@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import copy
 import json
 import os
 import subprocess
@@ -38,13 +37,14 @@ HEADERS = [(b"host", b"127.0.0.1:8000"), (b"content-type", b"application/fhir+js
 
 
 def bodies(n: int) -> list[bytes]:
+    """`n` referral bodies, each with its own identifier: one serialisation and a text
+    replace each, so that building them adds next to nothing to the instructions counted
+    (a deepcopy and json.dumps per body cost ~100 us, ~12% of a create's count)."""
     base = json.loads((ROOT / "profiles/examples/ChiroAssessmentReferral-plain.json").read_text())
-    tag, out = uuid.uuid4().hex[:8], []
-    for i in range(n):
-        doc = copy.deepcopy(base)
-        doc["identifier"][0]["value"] = f"inproc-{tag}-{i}"
-        out.append(json.dumps(doc).encode())
-    return out
+    base["identifier"][0]["value"] = "IDENTIFIER-PLACEHOLDER"
+    template, tag = json.dumps(base).encode(), uuid.uuid4().hex[:8]
+    return [template.replace(b"IDENTIFIER-PLACEHOLDER", f"inproc-{tag}-{i}".encode())
+            for i in range(n)]
 
 
 async def post(app: Any, body: bytes) -> int:
