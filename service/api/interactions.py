@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl
 
 from profiles.issues import Issue, errors
 from profiles.validate import validate_resource
+from service.api.includes import included
 from service.api.json_patch import apply_patch
 from service.api.references import literal_references
 from service.api.searchset import ParsedSearch, parse_search, query_pairs
@@ -107,10 +108,10 @@ def conditional(
         handling="strict",
         base_url=base_url,
     )
-    if parsed.subset:
+    if parsed.subset or parsed.includes:
         raise BadRequest.of(
-            f"If-None-Exist {if_none_exist!r}: _summary and _elements do not belong in a "
-            "condition", code="not-supported",
+            f"If-None-Exist {if_none_exist!r}: _summary, _elements and _include do not "
+            "belong in a condition", code="not-supported",
         )
     return replace(parsed, query=replace(parsed.query, count=2, offset=0, sort=(), summary=None))
 
@@ -340,7 +341,15 @@ async def history(
 
 async def search(store: Store, caller: Caller, parsed: ParsedSearch) -> SearchPage:
     async with store.begin(caller, readonly=True) as repo:
-        return await repo.search(parsed.query)
+        return await search_in(repo, parsed)
+
+
+async def search_in(repo: Repository, parsed: ParsedSearch) -> SearchPage:
+    """The page and, for `_include` / `_revinclude`, the resources they add (same reads)."""
+    page = await repo.search(parsed.query)
+    if not parsed.includes or not page.items:
+        return page
+    return replace(page, included=await included(repo, parsed.includes, page.items))
 
 
 def validation_input(

@@ -41,6 +41,8 @@ def capability_statement(
     supported: Mapping[str, Sequence[str]],
     defaults: Mapping[str, Sequence[str]],
 ) -> dict[str, Any]:
+    # any stored type's reference parameter may point at any type (_revinclude)
+    reverse = [i for t in resource_types for i in _includes(t, search_params)]
     return {
         "resourceType": "CapabilityStatement",
         "url": f"{base_url.rstrip('/')}/metadata",
@@ -60,7 +62,8 @@ def capability_statement(
                 "resource": [
                     _resource(
                         t, search_params.get(t, {}), supported.get(t, ()), defaults.get(t, ())
-                    )
+                    ) | {"searchInclude": sorted(_includes(t, search_params)),
+                         "searchRevInclude": sorted(reverse)}
                     for t in resource_types
                 ],
                 "interaction": [{"code": "transaction"}, {"code": "batch"}],
@@ -72,6 +75,12 @@ def capability_statement(
             }
         ],
     }
+
+
+def _includes(rtype: str, search_params: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """`Type:param` for each reference search parameter of `rtype` (_include)."""
+    return [f"{rtype}:{name}" for name, p in search_params.get(rtype, {}).items()
+            if p.type == "reference"]
 
 
 def _resource(

@@ -14,6 +14,7 @@ from typing import Any
 
 from profiles.issues import Issue, to_operation_outcome
 from service.api.headers import Handling, etag
+from service.api.includes import INCLUDE_PARAMS, Include, parse_includes
 from service.api.references import local_ref
 from service.api.subsetting import SUBSET_PARAMS, WHOLE, Subset, apply, asked
 from service.api.urls import Urls
@@ -31,6 +32,11 @@ class ParsedSearch:
     query: SearchQuery
     ignored: tuple[str, ...] = ()  # parameters dropped under lenient handling
     subset: Subset = WHOLE  # `_summary=true|text|data` or `_elements`
+    includes: tuple[Include, ...] = ()  # `_include` / `_revinclude`
+
+    def result_pairs(self) -> list[tuple[str, str]]:
+        """The result parameters beyond the query's own, as they go into paging links."""
+        return self.subset.pairs() + [(i.kind, i.text) for i in self.includes]
 
     @property
     def issues(self) -> list[Issue]:
@@ -58,6 +64,7 @@ def parse_search(
     (search.html#reference: `subject=[base]/Patient/1` is `subject=Patient/1`)."""
     controls, params, ignored = _Controls(default_count), list[SearchParam](), list[str]()
     subsetting: list[tuple[str, str]] = []
+    including: list[tuple[str, str]] = []
     defs = SEARCH_PARAMS.get(resource_type, {})
     for name, value in pairs:
         base, _, modifier = name.partition(":")
@@ -65,6 +72,8 @@ def parse_search(
             continue
         if base in SUBSET_PARAMS:
             subsetting.append((name, value))
+        elif base in INCLUDE_PARAMS:
+            including.append((name, value))
         elif base in CONTROL:
             _control(controls, base, value, known, ignored)
         elif base in known:
@@ -75,7 +84,8 @@ def parse_search(
         else:
             ignored.append(name)
     wanted = asked(resource_type, subsetting)
-    ignored += wanted.unsupported
+    includes, not_included = parse_includes(resource_type, including)
+    ignored += [*wanted.unsupported, *not_included]
     if ignored and handling == "strict":
         raise BadRequest(*(_ignored_issue(n, strict=True) for n in ignored))
     query = SearchQuery(
@@ -86,7 +96,8 @@ def parse_search(
         sort=tuple(controls.sort),
         summary="count" if wanted.count else None,
     )
-    return ParsedSearch(query, tuple(ignored), wanted.subset)
+    return ParsedSearch(query, tuple(ignored), wanted.subset,
+                        () if wanted.count else includes)
 
 
 def _control(
@@ -138,11 +149,14 @@ def _param_name(param: SearchParam) -> str:
 
 
 def paging_links(
-    urls: Urls, path: str, query: SearchQuery, total: int, subset: Subset = WHOLE
+    urls: Urls, path: str, query: SearchQuery, total: int,
+    extra: list[tuple[str, str]] | None = None,
 ) -> list[dict[str, str]]:
+    """self/first/next/previous/last; `extra`: result parameters to carry (`_elements`)."""
+
     def link(relation: str, offset: int) -> dict[str, str]:
         paging = [("_count", str(query.count)), ("_offset", str(offset))]
-        pairs = query_pairs(query) + subset.pairs() + paging
+        pairs = query_pairs(query) + (extra or []) + paging
         return {"relation": relation, "url": urls.query(path, pairs)}
 
     links = [link("self", query.offset), link("first", 0)]
@@ -159,6 +173,7 @@ def searchset(
     urls: Urls, path: str, parsed: ParsedSearch, page: SearchPage, now: datetime
 ) -> dict[str, Any]:
     entries = [_match(urls, item, parsed.subset) for item in page.items]
+    entries += [_match(urls, item, parsed.subset, "include") for item in page.included]
     if parsed.ignored:
         entries.append(
             {"resource": to_operation_outcome(parsed.issues), "search": {"mode": "outcome"}}
@@ -168,18 +183,20 @@ def searchset(
         "type": "searchset",
         "meta": {"lastUpdated": now.isoformat(timespec="milliseconds")},
         "total": page.total,
-        "link": paging_links(urls, path, parsed.query, page.total, parsed.subset),
+        "link": paging_links(urls, path, parsed.query, page.total, parsed.result_pairs()),
     }
     if entries:
         bundle["entry"] = entries
     return bundle
 
 
-def _match(urls: Urls, item: StoredResource, subset: Subset) -> dict[str, Any]:
+def _match(
+    urls: Urls, item: StoredResource, subset: Subset, mode: str = "match"
+) -> dict[str, Any]:
     return {
         "fullUrl": urls.full_url(item.ref),
         "resource": apply(item.content, subset),
-        "search": {"mode": "match"},
+        "search": {"mode": mode},
     }
 
 

@@ -397,7 +397,7 @@ async def _search(repo: Repository, ctx: Context, entry: Entry) -> dict[str, Any
         handling=ctx.handling,
         base_url=s.base_url,
     )
-    page = await repo.search(parsed.query)
+    page = await interactions.search_in(repo, parsed)
     return searchset(ctx.urls, entry.resource_type, parsed, page, repo.now)
 
 

@@ -88,6 +88,7 @@ class SearchQuery:
 class SearchPage:
     total: int
     items: list[StoredResource] = field(default_factory=list)
+    included: list[StoredResource] = field(default_factory=list)  # _include / _revinclude
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,120 @@
+"""`_include` and `_revinclude` (search.html#include): the resources a page's matches refer
+to, and those that refer to them, added to the searchset with `search.mode = include`.
+
+- `_include=Task:focus` (optionally `Task:focus:ServiceRequest`): for each match, the
+  targets of its `focus` references. The source type must be the searched type.
+- `_revinclude=Task:focus`: the Tasks whose `focus` refers to one of the matches.
+
+Only reference search parameters of the stored types; `:iterate`/`:recurse` and `*` are
+not supported (reported, or 400 under strict handling). Included resources go through the
+same store reads as any other, so a caller sees only its organisation's; a target that is
+gone or hidden is left out. At most `MAX_INCLUDED` are added per page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Final, Literal
+
+from service.errors import FhirError
+from service.store.indexing import extract
+from service.store.model import SearchParam, SearchQuery, StoredResource
+from service.store.repository import Repository
+from service.store.search_params import RESOURCE_TYPES, SEARCH_PARAMS
+
+MAX_INCLUDED: Final = 1000
+INCLUDE_PARAMS: Final = frozenset({"_include", "_revinclude"})
+
+
+@dataclass(frozen=True, slots=True)
+class Include:
+    kind: Literal["_include", "_revinclude"]
+    source: str  # the type whose reference parameter is followed
+    param: str
+    target: str | None = None  # _include's optional target type
+
+    @property
+    def text(self) -> str:
+        return f"{self.source}:{self.param}" + (f":{self.target}" if self.target else "")
+
+
+def parse_includes(
+    searched: str, pairs: Iterable[tuple[str, str]]
+) -> tuple[tuple[Include, ...], list[str]]:
+    """The `_include` / `_revinclude` pairs (names with any `:modifier`) -> the includes
+    understood and the `name=value`s that are not (for the caller to report or refuse)."""
+    found: list[Include] = []
+    unsupported: list[str] = []
+    for name, value in pairs:
+        include = _include(searched, name, value)
+        if include is None:
+            unsupported.append(f"{name}={value}")
+        elif include not in found:
+            found.append(include)
+    return tuple(found), unsupported
+
+
+def _include(searched: str, name: str, value: str) -> Include | None:
+    if name not in INCLUDE_PARAMS:
+        return None  # `_include:iterate` and the like
+    source, _, rest = value.partition(":")
+    param, _, target = rest.partition(":")
+    definition = SEARCH_PARAMS.get(source, {}).get(param)
+    if definition is None or definition.type != "reference":
+        return None
+    if name == "_include":
+        if source != searched or (target and target not in RESOURCE_TYPES):
+            return None
+        return Include("_include", source, param, target or None)
+    return None if target else Include("_revinclude", source, param)
+
+
+async def included(
+    repo: Repository, includes: Sequence[Include], matches: Sequence[StoredResource]
+) -> list[StoredResource]:
+    """The resources the includes add to `matches`, each once, none of the matches."""
+    seen = {m.ref for m in matches}
+    out: list[StoredResource] = []
+    for include in includes:
+        if include.kind == "_include":
+            found = await _forward(repo, include, matches)
+        else:
+            found = await _reverse(repo, include, matches)
+        for item in found:
+            if item.ref not in seen and len(out) < MAX_INCLUDED:
+                seen.add(item.ref)
+                out.append(item)
+    return out
+
+
+async def _forward(
+    repo: Repository, include: Include, matches: Sequence[StoredResource]
+) -> list[StoredResource]:
+    definition = SEARCH_PARAMS[include.source][include.param]
+    assert definition.each is not None  # a reference parameter always has its walker
+    steps = [(include.param, path[0], path[1:], definition.each) for path in definition.paths]
+    targets: dict[str, tuple[str, str]] = {}
+    for match in matches:
+        for value in extract(dict(match.content), steps):
+            kind, rid = value.system, value.norm  # relative references only (Type, id)
+            if kind and rid and kind in RESOURCE_TYPES and include.target in (None, kind):
+                targets.setdefault(f"{kind}/{rid}", (kind, rid))
+    out = []
+    for kind, rid in list(targets.values())[:MAX_INCLUDED]:
+        try:
+            out.append(await repo.read(kind, rid))
+        except FhirError:  # gone, unknown, or not the caller's to see: left out
+            continue
+    return out
+
+
+async def _reverse(
+    repo: Repository, include: Include, matches: Sequence[StoredResource]
+) -> list[StoredResource]:
+    refs = tuple(dict.fromkeys(m.ref for m in matches))
+    if not refs:
+        return []
+    query = SearchQuery(include.source, (SearchParam(include.param, refs),),
+                        count=MAX_INCLUDED)
+    return (await repo.search(query)).items

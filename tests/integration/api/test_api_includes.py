@@ -1,0 +1,99 @@
+"""`_include` and `_revinclude` on both engines: what they add, what they refuse, and that a
+caller gets only what it may read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+Kit = Any  # the `kit` fixture (tests/integration/api/conftest.py)
+
+
+async def referral_and_task(kit: Kit) -> dict[str, str]:
+    refs = await kit.gp_and_clinic()
+    referral = await kit.post(kit.referral(refs["patient"], refs["role"], refs["clinic"]))
+    refs["referral"] = f"ServiceRequest/{referral['id']}"
+    page = (await kit.api.get("Task", params={"focus": refs["referral"]})).json()
+    refs["task"] = f"Task/{page['entry'][0]['resource']['id']}"
+    return refs
+
+
+def by_mode(bundle: dict[str, Any]) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for e in bundle.get("entry", []):
+        r = e["resource"]
+        out.setdefault(e["search"]["mode"], set()).add(f"{r['resourceType']}/{r['id']}")
+    return out
+
+
+async def test_include_adds_the_targets_once(api: httpx.AsyncClient, kit: Kit) -> None:
+    refs = await referral_and_task(kit)
+    page = (await api.get("Task", params=[("owner", refs["clinic"]),
+                                          ("_include", "Task:focus"),
+                                          ("_include", "Task:patient:Patient")])).json()
+    assert page["total"] == 1  # includes are not counted
+    assert by_mode(page) == {"match": {refs["task"]},
+                             "include": {refs["referral"], refs["patient"]}}
+    assert all("_include=Task:focus" in link["url"] for link in page["link"])
+    assert page["entry"][1]["fullUrl"].endswith(refs["referral"])
+    # a target type that the reference is not: nothing added
+    other = (await api.get("Task", params={"owner": refs["clinic"],
+                                           "_include": "Task:focus:Patient"})).json()
+    assert by_mode(other) == {"match": {refs["task"]}}
+
+
+async def test_revinclude_adds_what_refers_to_the_matches(api: httpx.AsyncClient,
+                                                          kit: Kit) -> None:
+    refs = await referral_and_task(kit)
+    rid = refs["referral"].split("/")[1]
+    page = (await api.get("ServiceRequest", params={"_id": rid,
+                                                    "_revinclude": "Task:focus"})).json()
+    assert by_mode(page) == {"match": {refs["referral"]}, "include": {refs["task"]}}
+    count = (await api.get("ServiceRequest", params={"_id": rid, "_summary": "count",
+                                                     "_revinclude": "Task:focus"})).json()
+    assert count["total"] == 1 and "entry" not in count
+
+
+async def test_a_caller_gets_only_what_it_may_read(api: httpx.AsyncClient, kit: Kit) -> None:
+    refs = await referral_and_task(kit)
+    clinic = {"X-Acting-Organization": refs["clinic"]}
+    page = (await api.get("Task", params=[("_include", "Task:focus"),
+                                          ("_include", "Task:requester")],
+                          headers=clinic)).json()
+    role_read = await api.get(refs["role"], headers=clinic)
+    expected = {refs["referral"]} | ({refs["role"]} if role_read.status_code == 200 else set())
+    assert by_mode(page)["include"] == expected
+    assert role_read.status_code == 404  # the GP's role is not the clinic's to see
+
+
+async def test_unsupported_includes_are_reported_or_refused(api: httpx.AsyncClient,
+                                                            kit: Kit) -> None:
+    refs = await referral_and_task(kit)
+    for odd in ({"_include": "Task:status"}, {"_include": "ServiceRequest:subject"},
+                {"_include:iterate": "Task:focus"}, {"_include": "*"},
+                {"_revinclude": "Task:nope"}):
+        page = (await api.get("Task", params={"owner": refs["clinic"], **odd})).json()
+        assert page["entry"][-1]["search"]["mode"] == "outcome", odd
+        strict = await api.get("Task", params={"owner": refs["clinic"], **odd},
+                               headers={"Prefer": "handling=strict"})
+        kit.outcome(strict, 400)
+    kit.outcome(await api.post("Patient", json=kit.patient(), headers={
+        "If-None-Exist": "identifier=urn:x|1&_include=Patient:organization"}), 400)
+
+
+async def test_bundle_search_entries_include_too(api: httpx.AsyncClient, kit: Kit) -> None:
+    refs = await referral_and_task(kit)
+    bundle = {"resourceType": "Bundle", "type": "batch", "entry": [{"request": {
+        "method": "GET", "url": f"Task?owner={refs['clinic']}&_include=Task:focus"}}]}
+    inner = (await api.post("", json=bundle)).json()["entry"][0]["resource"]
+    assert by_mode(inner) == {"match": {refs["task"]}, "include": {refs["referral"]}}
+
+
+async def test_capability_statement_lists_includes(api: httpx.AsyncClient) -> None:
+    statement = (await api.get("metadata")).json()
+    task = next(r for r in statement["rest"][0]["resource"] if r["type"] == "Task")
+    assert "Task:focus" in task["searchInclude"] and "Task:status" not in task["searchInclude"]
+    referral = next(r for r in statement["rest"][0]["resource"]
+                    if r["type"] == "ServiceRequest")
+    assert "Task:focus" in referral["searchRevInclude"]
