@@ -17,7 +17,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from service.errors import FhirError
 from service.store.indexing import extract
 from service.store.model import SearchParam, SearchQuery, StoredResource
 from service.store.repository import Repository
@@ -94,18 +93,19 @@ async def _forward(
     definition = SEARCH_PARAMS[include.source][include.param]
     assert definition.each is not None  # a reference parameter always has its walker
     steps = [(include.param, path[0], path[1:], definition.each) for path in definition.paths]
-    targets: dict[str, tuple[str, str]] = {}
+    targets: dict[str, dict[str, None]] = {}  # type -> ids, in order of appearance
     for match in matches:
         for value in extract(dict(match.content), steps):
             kind, rid = value.system, value.norm  # relative references only (Type, id)
             if kind and rid and kind in RESOURCE_TYPES and include.target in (None, kind):
-                targets.setdefault(f"{kind}/{rid}", (kind, rid))
-    out = []
-    for kind, rid in list(targets.values())[:MAX_INCLUDED]:
-        try:
-            out.append(await repo.read(kind, rid))
-        except FhirError:  # gone, unknown, or not the caller's to see: left out
-            continue
+                targets.setdefault(kind, {})[rid] = None
+    out: list[StoredResource] = []
+    for kind, ids in targets.items():  # one search by _id per type: gone, unknown or
+        # hidden targets are simply not found, as they would be for the caller's own search
+        query = SearchQuery(kind, (SearchParam("_id", tuple(ids)[:MAX_INCLUDED]),),
+                            count=MAX_INCLUDED)
+        found = {item.id: item for item in (await repo.search(query)).items}
+        out += [found[rid] for rid in ids if rid in found]
     return out
 
 
