@@ -120,6 +120,10 @@ def main() -> None:
     counts = agreement(100 if args.smoke else 3000)
     print("agreement:", ", ".join(f"{k} {v}" for k, v in counts.items()))
     print(json.dumps({"timing": rows, **counts}))
+    unsound = sum(counts[k] for k in ("fhir_only", "valid_rejected_by_lean",
+                                      "fixtures_disagreeing"))
+    if unsound:
+        raise SystemExit(f"the prototype disagrees where it must not ({unsound} cases)")
 
 
 if __name__ == "__main__":
