@@ -3,9 +3,10 @@
 Creates referrals (plain POST and transaction Bundle) for a fixed count on SQLite and on
 PostgreSQL, next to the ceiling of the stack (a bare FastAPI endpoint that only parses the
 same JSON), two floors under chiroref (that endpoint plus the fhir.resources check, and plus
-every check chiroref makes, nothing stored) and, when it can be installed, fhirstarter 4.2
-keeping resources in a dict, all measured in the same run. Prints what it measured; the
-last line is one JSON object.
+every check chiroref makes, nothing stored), the PostgreSQL POST again with the opt-in
+structure fast path (CHIROREF_STRUCTURE_FAST_PATH) and, when it can be installed,
+fhirstarter 4.2 keeping resources in a dict, all measured in the same run. Prints what it
+measured; the last line is one JSON object.
 
     python bench/intake.py            # full size
     python bench/intake.py --smoke    # small and quick (CI)
@@ -188,6 +189,14 @@ def main() -> None:
             port, "/fhir", transaction_bodies, count, conn, limit, analyze_pg,
             with_postgresql=True), expected=200)
 
+    # The same server with CHIROREF_STRUCTURE_FAST_PATH (off by default): what the lean
+    # structural check in front of fhir.resources would buy (docs/performance.md).
+    fast_env = {**chiroref_env(fresh_pg_url()), "CHIROREF_STRUCTURE_FAST_PATH": "true"}
+    with uvicorn_server("service.app:app_from_env", factory=True, env=fast_env) as port:
+        fast = report("  + structure fast path (opt-in)", measure(
+            port, "/fhir/ServiceRequest", plain_bodies, count, conn, limit, analyze_pg,
+            with_postgresql=True))
+
     figures |= {
         "ceiling_per_s": ceiling["per_s"],
         "sqlite_post_per_s": sqlite["per_s"],
@@ -217,6 +226,11 @@ def main() -> None:
         "postgresql_post_pg_cpu_ms": pg["postgresql_cpu_ms"],
         "transaction_server_cpu_ms": tx["server_cpu_ms"],
         "transaction_pg_cpu_ms": tx["postgresql_cpu_ms"],
+        "fast_path_post_per_s": fast["per_s"],
+        "fast_path_post_server_cpu_ms": fast["server_cpu_ms"],
+        "fast_path_post_ratio_to_fhirstarter": (
+            round(fast["per_s"] / peer["per_s"], 2) if peer else None
+        ),
     }
     pg_cpu = pg["server_cpu_ms"] + pg["postgresql_cpu_ms"]
     figures["postgresql_post_cpu_ratio_to_fhirstarter"] = (
@@ -226,6 +240,9 @@ def main() -> None:
     print(f"PostgreSQL POST / ceiling = {figures['postgresql_post_ratio_to_ceiling']}"
           + (f"; / fhirstarter = {to_peer}" if peer else "")
           + f"; / checks-only floor = {figures['postgresql_post_ratio_to_profiled_floor']}")
+    if peer:
+        print(f"with the opt-in structure fast path: / fhirstarter = "
+              f"{figures['fast_path_post_ratio_to_fhirstarter']}")
     if peer:
         print(f"checks-only floor (validation, nothing stored) / fhirstarter = "
               f"{figures['profiled_floor_ratio_to_fhirstarter']}")

@@ -26,8 +26,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import lean_structure
-
+from profiles import lean_structure
 from profiles.structure import check_structure, model_class
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "profiles" / "examples"

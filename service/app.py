@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from fastapi import Depends, FastAPI
 
+from profiles import structure
 from profiles.package import default_profiles, supported_profiles
 from service.api import demo_inbox, operations, outcome
 from service.api.deps import negotiate
@@ -33,6 +34,7 @@ def create_app(settings: Settings) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
+    structure.use_fast_path(settings.structure_fast_path)
     app.state.settings = settings
     app.state.urls = Urls.of(settings.base_url)
     app.state.capability_statement = _capability_statement(settings)

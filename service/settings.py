@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8080
     log_level: str = "info"
+    # Skip fhir.resources' model_validate for resources the lean structural check passes
+    # (profiles/lean_structure.py); off: the foundation issue names fhir.resources.
+    structure_fast_path: bool = False
     # Run the Alembic migrations when the app starts (embedded SQLite demo convenience;
     # production runs `chiroref migrate` and sets this to false).
     auto_migrate: bool = True
