@@ -1,5 +1,5 @@
 """bench/structure_check.py: the structural check (fhir.resources R4B `model_validate`)
-against the lean prototype (bench/lean_structure.py, tables compiled from the same models,
+against the lean check (profiles/lean_structure.py, tables compiled from the same models,
 no pydantic objects built), on the profile examples: time per resource, and agreement of
 their verdicts on the valid examples, the invalid fixtures and seeded random edits.
 

@@ -1,4 +1,5 @@
-"""Lean structural validator for FHIR R4 JSON (prototype, measurement only).
+"""Lean structural validator for FHIR R4 JSON: the opt-in fast path in front of
+fhir.resources (`structure.use_fast_path`, `CHIROREF_STRUCTURE_FAST_PATH`).
 
 Tables are compiled once per model class from fhir.resources' R4B pydantic models
 (`cls.model_fields`); validation walks the parsed JSON with those tables and never
