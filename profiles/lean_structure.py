@@ -101,6 +101,18 @@ def _bad_calendar(v: str) -> bool:
 Check: TypeAlias = Callable[[Any], str | None]
 
 
+def _unpaired(v: str) -> str | None:
+    """A lone surrogate (possible from Python's json, not from orjson) is not UTF-8 text;
+    pydantic refuses it, so must this check."""
+    if v.isascii():
+        return None
+    try:
+        v.encode()
+    except UnicodeEncodeError:
+        return "not valid unicode text"
+    return None
+
+
 def _make_checker(ptype: str) -> Check:
     """A function value -> None | message, for one FHIR primitive type."""
     if ptype == "boolean":
@@ -133,7 +145,7 @@ def _make_checker(ptype: str) -> Check:
                 return f"expected a string ({ptype}), got {_jtype(v)}"
             if not v:
                 return f"empty {ptype}"
-            return None
+            return _unpaired(v)
     elif ptype in _PATTERNS:
         fullmatch = re.compile(_PATTERNS[ptype]).fullmatch
         if ptype in _DATES:
@@ -151,7 +163,7 @@ def _make_checker(ptype: str) -> Check:
                     return f"expected a string ({ptype}), got {_jtype(v)}"
                 if fullmatch(v) is None:
                     return f"invalid {ptype}: {v[:80]!r}"
-                return None
+                return _unpaired(v)
     else:
         raise NotImplementedError(ptype)
     return check
@@ -327,7 +339,14 @@ def resource_table(rtype: Any) -> Table | None:
 
 
 # ---------------------------------------------------------------- the walk
-def _walk(obj: dict, tab: Table, path: str, out: list) -> None:
+MAX_DEPTH = 48  # objects deep; deeper is a fault here, so fhir.resources judges it (its
+# own recursion gives out at ~130 nested extensions in a server's stack)
+
+
+def _walk(obj: dict, tab: Table, path: str, out: list, depth: int = 0) -> None:
+    if depth > MAX_DEPTH:
+        out.append(("structure", path, "nested too deeply"))
+        return
     fields = tab.fields
     for key, val in obj.items():
         spec = fields.get(key)
@@ -344,15 +363,19 @@ def _walk(obj: dict, tab: Table, path: str, out: list) -> None:
                 out.append(("structure" if type(val) is not str else "value", f"{path}.{key}",
                             f"expected a string ({arg}), got {_jtype(val)}" if type(val) is not str
                             else f"empty {arg}"))
+            elif (bad := _unpaired(val)) is not None:
+                out.append(("value", f"{path}.{key}", bad))
         elif kind == PAT:
             if type(val) is not str:
                 out.append(("structure", f"{path}.{key}",
                             f"expected a string ({aux}), got {_jtype(val)}"))
             elif arg(val) is None:
                 out.append(("value", f"{path}.{key}", f"invalid {aux}: {val[:80]!r}"))
+            elif (bad := _unpaired(val)) is not None:
+                out.append(("value", f"{path}.{key}", bad))
         elif kind == CPLX:
             if type(val) is dict and (val or not STRICT):
-                _walk(val, arg, f"{path}.{key}", out)
+                _walk(val, arg, f"{path}.{key}", out, depth + 1)
             else:
                 _not_object(val, f"{path}.{key}", out)
         elif kind == PRIM:
@@ -366,7 +389,7 @@ def _walk(obj: dict, tab: Table, path: str, out: list) -> None:
                 p = f"{path}.{key}"
                 for i, item in enumerate(val):
                     if type(item) is dict and (item or not STRICT):
-                        _walk(item, sub, f"{p}[{i}]", out)
+                        _walk(item, sub, f"{p}[{i}]", out, depth + 1)
                     else:
                         _not_object(item, f"{p}[{i}]", out)
             else:
@@ -393,7 +416,7 @@ def _walk(obj: dict, tab: Table, path: str, out: list) -> None:
         elif kind == EXT:
             base = aux
             if type(val) is dict and (val or not STRICT):
-                _walk(val, arg, f"{path}.{base}", out)
+                _walk(val, arg, f"{path}.{base}", out, depth + 1)
                 _prim_ext_content(val, f"{path}.{base}", out)
             else:
                 _not_object(val, f"{path}.{base}", out)
@@ -406,7 +429,7 @@ def _walk(obj: dict, tab: Table, path: str, out: list) -> None:
                         continue
                     if type(item) is dict and (item or not STRICT):
                         p = f"{path}.{base}[{i}]"
-                        _walk(item, sub, p, out)
+                        _walk(item, sub, p, out, depth + 1)
                         _prim_ext_content(item, p, out)
                     else:
                         _not_object(item, f"{path}.{base}[{i}]", out)
@@ -417,12 +440,12 @@ def _walk(obj: dict, tab: Table, path: str, out: list) -> None:
             else:
                 _not_array(val, f"{path}.{base}", out)
         elif kind == RES:
-            _resource(val, f"{path}.{key}", out)
+            _resource(val, f"{path}.{key}", out, depth + 1)
         elif kind == RES_LIST:
             if type(val) is list and val:
                 p = f"{path}.{key}"
                 for i, item in enumerate(val):
-                    _resource(item, f"{p}[{i}]", out)
+                    _resource(item, f"{p}[{i}]", out, depth + 1)
             else:
                 _not_array(val, f"{path}.{key}", out)
         elif kind == RTYPE:
@@ -482,7 +505,7 @@ def _not_array(val: Any, path: str, out: list) -> None:
         out.append(("structure", path, f"expected an array, got {_jtype(val)}"))
 
 
-def _resource(val: Any, path: str, out: list) -> None:
+def _resource(val: Any, path: str, out: list, depth: int) -> None:
     if type(val) is not dict:
         out.append(("structure", path,
                     "null is not allowed in an array of complex types" if val is None
@@ -495,7 +518,7 @@ def _resource(val: Any, path: str, out: list) -> None:
                     "resourceType is missing" if rtype is None
                     else f"unknown resourceType {rtype!r}"))
         return
-    _walk(val, tab, path, out)
+    _walk(val, tab, path, out, depth)
 
 
 def validate(resource: Any, root: str | None = None) -> list[tuple[str, str, str]]:

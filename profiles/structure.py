@@ -100,7 +100,8 @@ def use_fast_path(enabled: bool) -> None:
     skips `model_validate` when it finds no fault (`CHIROREF_STRUCTURE_FAST_PATH`; off by
     default). Verdicts and messages stay fhir.resources': the lean check is stricter, never
     laxer (bench/structure_check.py), so a resource it passes is one fhir.resources passes,
-    and a resource it faults is judged and worded by `model_validate` as before."""
+    and a resource it faults is judged and worded by `model_validate` as before. Process-
+    wide: `create_app` sets it from its settings, so the last app created decides."""
     global _fast_path
     _fast_path = enabled
 

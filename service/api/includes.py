@@ -3,7 +3,10 @@ to, and those that refer to them, added to the searchset with `search.mode = inc
 
 - `_include=Task:focus` (optionally `Task:focus:ServiceRequest`): for each match, the
   targets of its `focus` references. The source type must be the searched type.
-- `_revinclude=Task:focus`: the Tasks whose `focus` refers to one of the matches.
+- `_revinclude=Task:focus` (or `Task:focus:<searched type>`): the Tasks whose `focus`
+  refers to one of the matches.
+- `_summary` applies to included resources too; `_elements` (names of the searched type)
+  only to the matches.
 
 Only reference search parameters of the stored types; `:iterate`/`:recurse` and `*` are
 not supported (reported, or 400 under strict handling). Included resources go through the
@@ -66,7 +69,9 @@ def _include(searched: str, name: str, value: str) -> Include | None:
         if source != searched or (target and target not in RESOURCE_TYPES):
             return None
         return Include("_include", source, param, target or None)
-    return None if target else Include("_revinclude", source, param)
+    if target and target != searched:  # `Task:focus:ServiceRequest` on a ServiceRequest search
+        return None
+    return Include("_revinclude", source, param)
 
 
 async def included(

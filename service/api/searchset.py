@@ -173,7 +173,10 @@ def searchset(
     urls: Urls, path: str, parsed: ParsedSearch, page: SearchPage, now: datetime
 ) -> dict[str, Any]:
     entries = [_match(urls, item, parsed.subset) for item in page.items]
-    entries += [_match(urls, item, parsed.subset, "include") for item in page.included]
+    # `_elements` names the searched type's elements; included resources of other types
+    # come whole (`_summary` is type-independent and applies to them too)
+    kept = parsed.subset if parsed.subset.summary else WHOLE
+    entries += [_match(urls, item, kept, "include") for item in page.included]
     if parsed.ignored:
         entries.append(
             {"resource": to_operation_outcome(parsed.issues), "search": {"mode": "outcome"}}

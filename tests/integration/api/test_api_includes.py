@@ -50,6 +50,12 @@ async def test_revinclude_adds_what_refers_to_the_matches(api: httpx.AsyncClient
     page = (await api.get("ServiceRequest", params={"_id": rid,
                                                     "_revinclude": "Task:focus"})).json()
     assert by_mode(page) == {"match": {refs["referral"]}, "include": {refs["task"]}}
+    typed = (await api.get("ServiceRequest", params={
+        "_id": rid, "_revinclude": "Task:focus:ServiceRequest", "_elements": "status",
+        "_count": "1"}, headers={"Prefer": "handling=strict"})).json()
+    assert by_mode(typed) == {"match": {refs["referral"]}, "include": {refs["task"]}}
+    task = next(e["resource"] for e in typed["entry"] if e["search"]["mode"] == "include")
+    assert "focus" in task and "tag" not in task["meta"]  # _elements is the match's
     count = (await api.get("ServiceRequest", params={"_id": rid, "_summary": "count",
                                                      "_revinclude": "Task:focus"})).json()
     assert count["total"] == 1 and "entry" not in count

@@ -94,3 +94,23 @@ def test_a_failing_lean_check_falls_back(monkeypatch: pytest.MonkeyPatch) -> Non
     bad = {**VALID[0], "bogus": 1}
     assert [i.message for i in structure.check_structure(bad, bad["resourceType"])] == [
         "unknown element"]
+
+
+@pytest.mark.usefixtures("fast")
+@pytest.mark.parametrize("levels", [40, 60, 150])
+def test_deep_nesting_is_judged_by_fhir_resources(levels: int) -> None:
+    """fhir.resources gives out (RecursionError) at ~130 nested extensions; the lean walk
+    would not, so past its own depth limit it leaves the verdict to fhir.resources."""
+    inner: dict[str, Any] = {"url": "http://x", "valueString": "a"}
+    for _ in range(levels):
+        inner = {"url": "http://x", "extension": [inner]}
+    basic = {"resourceType": "Basic", "code": {"text": "x"}, "extension": [inner]}
+    slow, quick = both_ways(basic)
+    assert quick == slow
+
+
+@pytest.mark.usefixtures("fast")
+def test_a_lone_surrogate_is_judged_by_fhir_resources() -> None:
+    patient = {"resourceType": "Patient", "name": [{"family": "a\ud800b"}]}
+    slow, quick = both_ways(patient)
+    assert quick == slow and any(i.is_error for i in slow)
