@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import sys
 import uuid
 from contextlib import ExitStack
@@ -31,21 +29,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import intake
 from cpu import cpu_seconds, pg_backend_pids
 from loadgen import run_load
+from rounds import add_round_options, round_sizes
 from servers import PIDS, uvicorn_server
 
 PATH = "/fhir/ServiceRequest"
-
-
-def database(name: str, tree: Path) -> dict[str, str]:
-    """A fresh, migrated database for `tree`'s server; its environment."""
-    for sql in (f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", f"CREATE DATABASE {name}"):
-        subprocess.run(["psql", intake.PG_ADMIN, "-q", "-c", sql], check=True,
-                       capture_output=True)
-    env = {"CHIROREF_DATABASE_URL": f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}",
-           "CHIROREF_LOAD_DEMO": "true", "CHIROREF_LOG_LEVEL": "warning"}
-    subprocess.run([sys.executable, "-m", "service.cli", "migrate"], cwd=tree, check=True,
-                   env={**os.environ, **env}, capture_output=True)
-    return env
 
 
 def one_round(port: int, db: str, count: int, max_seconds: float) -> tuple[float, float, float]:
@@ -67,27 +54,23 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("tree_a", type=Path, help="source tree A (e.g. a git worktree)")
     ap.add_argument("tree_b", type=Path, help="source tree B")
-    ap.add_argument("--smoke", action="store_true", help="small quick run")
-    ap.add_argument("--rounds", type=int, default=None)
-    ap.add_argument("--count", type=int, default=None, help="creates per side per round")
-    ap.add_argument("--max-seconds", type=float, default=120.0, help="bound per round")
+    add_round_options(ap, "creates per side per round")
     args = ap.parse_args()
-    rounds = min(args.rounds or (2 if args.smoke else 6), 20)
-    count = min(args.count or (100 if args.smoke else 1500), 20_000)
+    rounds, count = round_sizes(args)
     trees = {"A": args.tree_a.resolve(), "B": args.tree_b.resolve()}
     figures: dict[str, list[tuple[float, float, float]]] = {"A": [], "B": []}
     with ExitStack() as stack:
         ports = {}
         for side, tree in trees.items():
-            env = database(f"chiroref_ab_{side.lower()}", tree)
+            db = f"chiroref_ab_{side.lower()}"
+            env = intake.chiroref_env(intake.fresh_pg_url(db), tree)
             ports[side] = stack.enter_context(uvicorn_server(
                 "service.app:app_from_env", factory=True, app_dir=tree, env=env))
         for side, port in ports.items():  # warm-up, then planner statistics
             warm = intake.plain_bodies(max(20, count // 3), "warm" + uuid.uuid4().hex[:6])
             uvloop.run(run_load("127.0.0.1", port, intake.requests_for(PATH, warm, port), 8,
                                 args.max_seconds))
-            url = intake.PG_ADMIN.rsplit("/", 1)[0] + f"/chiroref_ab_{side.lower()}"
-            subprocess.run(["psql", url, "-q", "-c", "ANALYZE"], check=True, capture_output=True)
+            intake.analyze_pg(f"chiroref_ab_{side.lower()}")
         for n in range(rounds):
             for side in ("A", "B") if n % 2 == 0 else ("B", "A"):
                 rate, server, pg = one_round(ports[side], f"chiroref_ab_{side.lower()}", count,

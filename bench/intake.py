@@ -106,27 +106,29 @@ def report(name: str, result: LoadResult, expected: int = 201) -> dict[str, floa
     return {**s, **{f"{k}_cpu_ms": v for k, v in result.cpu_ms_per_request.items()}}
 
 
-def fresh_pg_url() -> str:
-    for sql in (f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)", f"CREATE DATABASE {PG_DB}"):
+def fresh_pg_url(db: str = PG_DB) -> str:
+    """An empty database `db` (dropped first if it exists); its URL."""
+    for sql in (f"DROP DATABASE IF EXISTS {db} WITH (FORCE)", f"CREATE DATABASE {db}"):
         subprocess.run(["psql", PG_ADMIN, "-q", "-c", sql], check=True, capture_output=True)
-    return f"postgresql+asyncpg://postgres@127.0.0.1:5432/{PG_DB}"
+    return f"postgresql+asyncpg://postgres@127.0.0.1:5432/{db}"
 
 
-def analyze_pg() -> None:
+def analyze_pg(db: str = PG_DB) -> None:
     """Planner statistics for the bench database, as autovacuum gives a live one within a
     minute: on never-analysed tables PostgreSQL plans the foreign-key checks with a scan of
     a secondary index, and every create gets slower (docs/performance.md, 'A fresh
     database'). It changes nothing a create does."""
-    url = PG_ADMIN.rsplit("/", 1)[0] + f"/{PG_DB}"
+    url = PG_ADMIN.rsplit("/", 1)[0] + f"/{db}"
     subprocess.run(["psql", url, "-q", "-c", "ANALYZE"], check=True, capture_output=True)
 
 
-def chiroref_env(db_url: str) -> dict[str, str]:
+def chiroref_env(db_url: str, tree: Path = ROOT) -> dict[str, str]:
+    """The server's environment on `db_url`, migrated by `tree`'s code."""
     # The demo directory holds the GP's PractitionerRole and the clinic the example
     # referral names, as a live directory would.
     env = {"CHIROREF_DATABASE_URL": db_url, "CHIROREF_LOAD_DEMO": "true",
            "CHIROREF_LOG_LEVEL": "warning"}
-    subprocess.run([sys.executable, "-m", "service.cli", "migrate"], cwd=ROOT, check=True,
+    subprocess.run([sys.executable, "-m", "service.cli", "migrate"], cwd=tree, check=True,
                    env={**os.environ, **env}, capture_output=True)
     return env
 

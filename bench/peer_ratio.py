@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import uuid
 from contextlib import ExitStack
@@ -27,18 +26,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import intake
 from loadgen import run_load
+from rounds import add_round_options, round_sizes
 from servers import ROOT, uvicorn_server
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    ap.add_argument("--smoke", action="store_true", help="small quick run")
-    ap.add_argument("--rounds", type=int, default=None)
-    ap.add_argument("--count", type=int, default=None, help="requests per server per round")
-    ap.add_argument("--max-seconds", type=float, default=120.0, help="bound per round")
+    add_round_options(ap, "requests per server per round")
     args = ap.parse_args()
-    rounds = min(args.rounds or (2 if args.smoke else 6), 20)
-    count = min(args.count or (100 if args.smoke else 1500), 20_000)
+    rounds, count = round_sizes(args)
     python = intake.ensure_peer()
     if python is None:
         raise SystemExit("fhirstarter is not available; nothing to compare against")
@@ -54,12 +50,7 @@ def main() -> None:
         }
         # a second database for the fast-path server (bench/intake.py's is taken above)
         fast_db = "chiroref_bench_fast"
-        for sql in (f"DROP DATABASE IF EXISTS {fast_db} WITH (FORCE)",
-                    f"CREATE DATABASE {fast_db}"):
-            subprocess.run(["psql", intake.PG_ADMIN, "-q", "-c", sql], check=True,
-                           capture_output=True)
-        fast_env = intake.chiroref_env(
-            f"postgresql+asyncpg://postgres@127.0.0.1:5432/{fast_db}")
+        fast_env = intake.chiroref_env(intake.fresh_pg_url(fast_db))
         ports["fast path"] = stack.enter_context(uvicorn_server(
             "service.app:app_from_env", factory=True,
             env={**fast_env, "CHIROREF_STRUCTURE_FAST_PATH": "true"}))
@@ -70,9 +61,7 @@ def main() -> None:
             uvloop.run(run_load("127.0.0.1", port, intake.requests_for(paths[name], warm, port),
                                 8, args.max_seconds))
         intake.analyze_pg()  # planner statistics, as bench/intake.py takes them
-        fast_url = intake.PG_ADMIN.rsplit("/", 1)[0] + f"/{fast_db}"
-        subprocess.run(["psql", fast_url, "-q", "-c", "ANALYZE"], check=True,
-                       capture_output=True)
+        intake.analyze_pg(fast_db)
         order = list(ports)
         for n in range(rounds):
             for name in order if n % 2 == 0 else order[::-1]:

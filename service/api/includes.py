@@ -23,7 +23,7 @@ from typing import Final, Literal
 from service.store.indexing import extract
 from service.store.model import SearchParam, SearchQuery, StoredResource
 from service.store.repository import Repository
-from service.store.search_params import RESOURCE_TYPES, SEARCH_PARAMS
+from service.store.search_params import RESOURCE_TYPES, SEARCH_PARAMS, steps_of
 
 MAX_INCLUDED: Final = 1000
 INCLUDE_PARAMS: Final = frozenset({"_include", "_revinclude"})
@@ -95,12 +95,10 @@ async def included(
 async def _forward(
     repo: Repository, include: Include, matches: Sequence[StoredResource]
 ) -> list[StoredResource]:
-    definition = SEARCH_PARAMS[include.source][include.param]
-    assert definition.each is not None  # a reference parameter always has its walker
-    steps = [(include.param, path[0], path[1:], definition.each) for path in definition.paths]
+    steps = steps_of(SEARCH_PARAMS[include.source][include.param])
     targets: dict[str, dict[str, None]] = {}  # type -> ids, in order of appearance
     for match in matches:
-        for value in extract(dict(match.content), steps):
+        for value in extract(match.content, steps):
             kind, rid = value.system, value.norm  # relative references only (Type, id)
             if kind and rid and kind in RESOURCE_TYPES and include.target in (None, kind):
                 targets.setdefault(kind, {})[rid] = None

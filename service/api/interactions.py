@@ -65,9 +65,15 @@ def check_body(resource_type: str, content: Mapping[str, Any]) -> None:
         )
 
 
+def write_issues(content: Mapping[str, Any], profiles: Sequence[str] = ()) -> list[Issue]:
+    """What validation says of a resource about to be stored, plus the server's own refusal
+    of a SUBSETTED view; every write (plain, PATCH, Bundle entry) asks this."""
+    return [*subsetted_issues(content), *validate_resource(dict(content), profiles)]
+
+
 def check_valid(content: Mapping[str, Any], profiles: Sequence[str] = ()) -> tuple[Issue, ...]:
     """Every issue; any error -> 422 carrying all of them (nothing stored)."""
-    issues = [*subsetted_issues(content), *validate_resource(dict(content), profiles)]
+    issues = write_issues(content, profiles)
     if errors(issues):
         raise Unprocessable(*issues)
     return tuple(issues)

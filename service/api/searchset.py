@@ -107,7 +107,6 @@ def _control(
         controls.count = _non_negative(name, value)
     elif name == "_offset":
         controls.offset = _non_negative(name, value)
-
     else:
         for key in filter(None, (k.strip() for k in value.split(","))):
             target = controls.sort if key.lstrip("-") in {*known, *ALWAYS_SORTABLE} else ignored

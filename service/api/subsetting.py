@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, cast
 
 from profiles.issues import Issue
 from profiles.structure import model_class
@@ -94,7 +94,12 @@ def asked(rtype: str, pairs: Iterable[tuple[str, str]]) -> Asked:
     if len(set(modes)) > 1:
         raise BadRequest.of(f"_summary={','.join(dict.fromkeys(modes))}: give one mode",
                             code="value")
-    return Asked(subset_of(modes[0] if modes else None, names), False, tuple(unsupported))
+    if modes and names:
+        raise BadRequest.of(
+            "_summary and _elements cannot be combined; use one of them", code="not-supported"
+        )
+    mode = cast(SummaryMode, modes[0]) if modes else None
+    return Asked(Subset(mode, tuple(dict.fromkeys(names))), False, tuple(unsupported))
 
 
 def for_read(rtype: str, pairs: Iterable[tuple[str, str]], *, strict: bool) -> Subset:
@@ -116,22 +121,6 @@ def _named(element: str, known: frozenset[str]) -> list[str]:
         return [element]
     size = len(element)
     return sorted(k for k in known if k.startswith(element) and k[size:size + 1].isupper())
-
-
-def subset_of(summary: str | None, elements: Iterable[str]) -> Subset:
-    """A Subset from checked values (`summary`: true, text or data; `elements`: each
-    `_elements` value, comma-separated names, `Type.name` taken as `name`)."""
-    names = tuple(dict.fromkeys(
-        name.strip().rpartition(".")[2]
-        for value in elements for name in value.split(",") if name.strip()
-    ))
-    if summary is not None and summary not in SUMMARY_MODES:
-        raise ValueError(summary)
-    if summary is not None and names:
-        raise BadRequest.of(
-            "_summary and _elements cannot be combined; use one of them", code="not-supported"
-        )
-    return Subset(summary, names)  # type: ignore[arg-type]  # checked against SUMMARY_MODES
 
 
 def apply(content: Mapping[str, Any], subset: Subset) -> Mapping[str, Any]:
@@ -167,7 +156,9 @@ def subsetted_issues(content: Mapping[str, Any]) -> list[Issue]:
     ]
 
 
+@cache
 def _wanted(rtype: str, subset: Subset) -> frozenset[str]:
+    """The top-level keys a subset keeps (once per type and subset, not per resource)."""
     if subset.summary == "true":
         return summary_elements(rtype) | _ALWAYS
     if subset.summary == "text":

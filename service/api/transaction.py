@@ -19,7 +19,6 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from profiles.issues import Issue, errors
-from profiles.validate import validate_resource
 from service.api import interactions, versions
 from service.api.bundles import (
     Entry,
@@ -41,7 +40,7 @@ from service.api.references import (
     rewrite_references,
 )
 from service.api.searchset import ParsedSearch, parse_search, searchset
-from service.api.subsetting import Subset, apply, for_read, subsetted_issues
+from service.api.subsetting import Subset, apply, for_read
 from service.api.urls import Urls
 from service.errors import (
     BadRequest,
@@ -166,7 +165,7 @@ def _conditional_references(p: Plan, entry: Entry, max_count: int, base_url: str
 def _validate(p: Plan) -> None:
     found: list[Issue] = []
     for index, content in p.contents.items():
-        issues = [*subsetted_issues(content), *validate_resource(content)]
+        issues = interactions.write_issues(content)
         p.issues[index] = tuple(issues)
         found += [rebase(i, p.entry(index).where) for i in issues]
     if errors(found):
@@ -383,7 +382,8 @@ async def _get(repo: Repository, ctx: Context, entry: Entry) -> EntryResult:
 
 
 def _read_entry(entry: Entry, stored: StoredResource, subset: Subset) -> EntryResult:
-    return EntryResult(entry, 200, stored, resource=dict(apply(stored.content, subset)))
+    resource = dict(apply(stored.content, subset)) if subset else None
+    return EntryResult(entry, 200, stored, resource=resource)
 
 
 async def _search(repo: Repository, ctx: Context, entry: Entry) -> dict[str, Any]:

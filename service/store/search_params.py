@@ -182,13 +182,16 @@ SEARCH_PARAMS: Final[Mapping[str, Mapping[str, SearchParamDef]]] = {
     for rtype, specific in _SPECIFIC.items()
 }
 
+def steps_of(definition: SearchParamDef) -> tuple[Step, ...]:
+    """The extraction steps of one parameter, one per JSON path (none for column params)."""
+    each = definition.each
+    if not definition.indexed or each is None:
+        return ()
+    return tuple((definition.name, path[0], path[1:], each) for path in definition.paths)
+
+
 _PLANS: Final[dict[str, tuple[Step, ...]]] = {
-    rtype: tuple(
-        (p.name, path[0], path[1:], p.each)
-        for p in params.values()
-        if p.indexed and p.each is not None
-        for path in p.paths
-    )
+    rtype: tuple(step for p in params.values() for step in steps_of(p))
     for rtype, params in SEARCH_PARAMS.items()
 }
 

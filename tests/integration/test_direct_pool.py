@@ -9,8 +9,10 @@ from typing import Any
 import asyncpg  # type: ignore[import-untyped]
 import pytest
 
-from service.store.db import asyncpg_connect_args
+from service.store import db
+from service.store.db import Store, asyncpg_connect_args
 from service.store.direct_pool import DirectPool
+from service.store.model import SYSTEM
 
 pytestmark = pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)
 
@@ -279,3 +281,24 @@ async def test_a_waiter_cancelled_after_being_handed_a_connection_passes_it_on(
         await doomed
     assert await asyncio.wait_for(served, 5) > 0
     assert len(opened) == 1 and pool.size == 1
+
+
+async def test_one_shot_returns_its_lease_when_the_repository_cannot_be_built(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with store.one_shot(SYSTEM):
+        pass
+    pool = store._direct_pool
+    assert pool is not None and pool.size == 1
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("no repository")
+
+    monkeypatch.setattr(db, "Repository", refuse)
+    with pytest.raises(RuntimeError, match="no repository"):
+        async with store.one_shot(SYSTEM):
+            pass
+    monkeypatch.undo()
+    async with store.one_shot(SYSTEM):  # the same connection again, none leaked or opened
+        pass
+    assert pool.size == 1 and pool.waiting == 0

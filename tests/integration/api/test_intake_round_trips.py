@@ -228,6 +228,32 @@ async def test_a_transaction_of_creates_is_one_statement(
     assert await kit.count("Patient") == patients
 
 
+@pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)  # the cache is PG's
+async def test_a_transaction_with_a_stale_cached_role_is_built_again(
+    api: httpx.AsyncClient, api_app: FastAPI, kit: Kit
+) -> None:
+    """As a plain create: the one statement of a transaction of creates refuses to write
+    on a cached role that has moved, and the transaction is planned again from a fresh
+    read (the new organisation), all entries still created once."""
+    store = app_store(api_app)
+    refs = await kit.gp_and_clinic()
+    await api.post("", json=referral_bundle(kit, refs, "R-txs-warm"))  # caches the role
+    moved = await kit.post(organization("Nytt legekontor"))
+    role = (await api.get(refs["role"])).json()
+    role["organization"] = {"reference": f"Organization/{moved['id']}"}
+    assert (await api.put(refs["role"], json=role)).status_code == 200
+    patients = await kit.count("Patient")
+    async with sent_statements(store) as sent:
+        r = await api.post("", json=referral_bundle(kit, refs, "R-txs"))
+    assert r.status_code == 200, r.text
+    assert sent == ["WITH", "SELECT", "WITH"]  # refused as stale, fresh read, written
+    referral = next(e for e in r.json()["entry"]
+                    if e["response"]["location"].startswith("ServiceRequest/"))
+    orgs = await referral_orgs(store, referral["response"]["location"].split("/")[1])
+    assert f"Organization/{moved['id']}" in orgs and refs["practice"] not in orgs
+    assert await kit.count("Patient") == patients + 1
+
+
 @pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)
 async def test_a_transaction_with_a_condition_keeps_its_transaction(
     api: httpx.AsyncClient, api_app: FastAPI, kit: Kit

@@ -2,7 +2,7 @@ from typing import Any
 
 import pytest
 
-from service.api.subsetting import SUBSETTED, WHOLE, Subset, apply, subset_of
+from service.api.subsetting import SUBSETTED, WHOLE, Subset, apply, asked
 from service.errors import BadRequest
 
 TAG = {"system": "urn:x", "code": "kept"}
@@ -24,10 +24,11 @@ def test_whole_is_the_same_object() -> None:
 
 
 def test_elements_keep_mandatory_and_extension_siblings_and_tag_once() -> None:
-    once = apply(TASK, subset_of(None, ["note"]))
+    note = asked("Task", [("_elements", "note")]).subset
+    once = apply(TASK, note)
     assert set(once) == {"resourceType", "id", "meta", "status", "_status", "intent", "note"}
     assert once["meta"] == {"versionId": "2", "tag": [TAG, SUBSETTED]}
-    assert apply(once, subset_of(None, ["note"]))["meta"]["tag"] == [TAG, SUBSETTED]
+    assert apply(once, note)["meta"]["tag"] == [TAG, SUBSETTED]
     assert TASK["meta"]["tag"] == [TAG]  # the stored content is not touched
 
 
@@ -37,19 +38,18 @@ def test_elements_keep_mandatory_and_extension_siblings_and_tag_once() -> None:
     ("data", set(TASK) - {"text"}),
 ])
 def test_summary_modes(mode: str, keys: set[str]) -> None:
-    assert set(apply(TASK, subset_of(mode, []))) == keys
+    assert set(apply(TASK, asked("Task", [("_summary", mode)]).subset)) == keys
 
 
 def test_elements_parse_type_prefixes_and_repeats() -> None:
-    assert subset_of(None, ["Task.note, status", "note"]) == Subset(None, ("note", "status"))
-    assert subset_of(None, ["note"]).pairs() == [("_elements", "note")]
+    pairs = [("_elements", "Task.note, status"), ("_elements", "note")]
+    assert asked("Task", pairs).subset == Subset(None, ("note", "status"))
+    assert asked("Task", [("_elements", "note")]).subset.pairs() == [("_elements", "note")]
     with pytest.raises(BadRequest):
-        subset_of("true", ["note"])
+        asked("Task", [("_summary", "true"), ("_elements", "note")])
 
 
 def test_asked_reads_modes_names_and_what_it_does_not_understand() -> None:
-    from service.api.subsetting import asked
-
     got = asked("Task", [("_summary", "false"), ("_elements", "Task.note,-x,Patient.name"),
                          ("_elements:exclude", "note"), ("_summary", "brief")])
     assert got.subset == Subset(None, ("note",)) and not got.count
