@@ -38,7 +38,6 @@ _NoneType = type(None)
 
 # ---------------------------------------------------------------- primitive checkers
 # FHIR R4 regexes (datatypes.html), with XSD's \s = [ \t\n\r]; all fullmatch.
-_WS = " \t\n\r"
 _NWS = r"[^ \t\n\r]"
 _YEAR = r"([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)"
 _TZ = r"(Z|(\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00))"
