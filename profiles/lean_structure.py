@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 import re
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Annotated, Any, TypeAlias, Union, get_args, get_origin
 
 from fhir.resources.R4B import get_fhir_model_class
@@ -523,15 +523,52 @@ def _resource(val: Any, path: str, out: list, depth: int) -> None:
 def validate(resource: Any, root: str | None = None) -> list[tuple[str, str, str]]:
     """Structural issues of a FHIR R4 JSON resource (parsed), as (code, path, message)."""
     out: list = []
+    _check(resource, root, out)
+    return out
+
+
+class _Faulted(Exception):
+    """Raised by `_FirstFault.append`: the walk stops at the first fault."""
+
+
+class _FirstFault(list):
+    """An issue list that ends the walk at its first issue (`passes`)."""
+
+    def append(self, item: Any) -> None:
+        raise _Faulted
+
+
+def passes(resource: Any) -> bool:
+    """Whether `resource` has no structural fault: `validate(resource) == []`, but the walk
+    stops at the first fault, so a faulty resource costs at most one partial walk and
+    builds no issue list (the fast path asks only this; fhir.resources words the faults)."""
+    try:
+        _check(resource, None, _FirstFault())
+    except _Faulted:
+        return False
+    return True
+
+
+def prepare(resource_types: Iterable[str]) -> None:
+    """Compile the tables of `resource_types` (and of every type they reach) now, at
+    start-up, rather than on the first request of each type (~0.1-0.4 s in all)."""
+    for rtype in resource_types:
+        resource_table(rtype)
+
+
+def _check(resource: Any, root: str | None, out: list) -> None:
     if type(resource) is not dict:
-        return [("structure", root or "Resource", "a resource must be a JSON object")]
+        out.append(("structure", root or "Resource", "a resource must be a JSON object"))
+        return
     rtype = resource.get("resourceType")
     tab = resource_table(rtype)
     if tab is None:
-        return [("required" if rtype is None else "structure", f"{root or 'Resource'}.resourceType",
-                 "resourceType is missing" if rtype is None else f"unknown resourceType {rtype!r}")]
+        out.append(("required" if rtype is None else "structure",
+                    f"{root or 'Resource'}.resourceType",
+                    "resourceType is missing" if rtype is None
+                    else f"unknown resourceType {rtype!r}"))
+        return
     try:
         _walk(resource, tab, root or str(rtype), out)
     except RecursionError:
         out.append(("structure", root or str(rtype), "resource nested too deeply"))
-    return out

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from fastapi import Depends, FastAPI
 
-from profiles import structure
+from profiles import lean_structure, structure
 from profiles.package import default_profiles, supported_profiles
 from service.api import demo_inbox, operations, outcome
 from service.api.deps import negotiate
@@ -35,6 +35,8 @@ def create_app(settings: Settings) -> FastAPI:
         redoc_url=None,
     )
     structure.use_fast_path(settings.structure_fast_path)
+    if settings.structure_fast_path:
+        lean_structure.prepare((*RESOURCE_TYPES, "Bundle"))  # now, not on first requests
     app.state.settings = settings
     app.state.urls = Urls.of(settings.base_url)
     app.state.capability_statement = _capability_statement(settings)

@@ -11,7 +11,8 @@ to, and those that refer to them, added to the searchset with `search.mode = inc
 Only reference search parameters of the stored types; `:iterate`/`:recurse` and `*` are
 not supported (reported, or 400 under strict handling). Included resources go through the
 same store reads as any other, so a caller sees only its organisation's; a target that is
-gone or hidden is left out. At most `MAX_INCLUDED` are added per page.
+gone or hidden is left out. At most `MAX_INCLUDED` are added per page; when there are
+more, the searchset says so in its OperationOutcome entry (a warning).
 """
 
 from __future__ import annotations
@@ -76,25 +77,32 @@ def _include(searched: str, name: str, value: str) -> Include | None:
 
 async def included(
     repo: Repository, includes: Sequence[Include], matches: Sequence[StoredResource]
-) -> list[StoredResource]:
-    """The resources the includes add to `matches`, each once, none of the matches."""
+) -> tuple[list[StoredResource], bool]:
+    """The resources the includes add to `matches`, each once, none of the matches, at
+    most `MAX_INCLUDED`; and whether there were more than that (left out)."""
     seen = {m.ref for m in matches}
     out: list[StoredResource] = []
+    more = False
     for include in includes:
         if include.kind == "_include":
-            found = await _forward(repo, include, matches)
+            found, beyond = await _forward(repo, include, matches)
         else:
-            found = await _reverse(repo, include, matches)
+            found, beyond = await _reverse(repo, include, matches)
         for item in found:
-            if item.ref not in seen and len(out) < MAX_INCLUDED:
-                seen.add(item.ref)
-                out.append(item)
-    return out
+            if item.ref in seen:
+                continue
+            if len(out) == MAX_INCLUDED:
+                more = True
+                break
+            seen.add(item.ref)
+            out.append(item)
+        more = more or beyond
+    return out, more
 
 
 async def _forward(
     repo: Repository, include: Include, matches: Sequence[StoredResource]
-) -> list[StoredResource]:
+) -> tuple[list[StoredResource], bool]:
     steps = steps_of(SEARCH_PARAMS[include.source][include.param])
     targets: dict[str, dict[str, None]] = {}  # type -> ids, in order of appearance
     for match in matches:
@@ -103,21 +111,24 @@ async def _forward(
             if kind and rid and kind in RESOURCE_TYPES and include.target in (None, kind):
                 targets.setdefault(kind, {})[rid] = None
     out: list[StoredResource] = []
+    more = False
     for kind, ids in targets.items():  # one search by _id per type: gone, unknown or
         # hidden targets are simply not found, as they would be for the caller's own search
+        more = more or len(ids) > MAX_INCLUDED
         query = SearchQuery(kind, (SearchParam("_id", tuple(ids)[:MAX_INCLUDED]),),
                             count=MAX_INCLUDED)
         found = {item.id: item for item in (await repo.search(query)).items}
         out += [found[rid] for rid in ids if rid in found]
-    return out
+    return out, more
 
 
 async def _reverse(
     repo: Repository, include: Include, matches: Sequence[StoredResource]
-) -> list[StoredResource]:
+) -> tuple[list[StoredResource], bool]:
     refs = tuple(dict.fromkeys(m.ref for m in matches))
     if not refs:
-        return []
+        return [], False
     query = SearchQuery(include.source, (SearchParam(include.param, refs),),
-                        count=MAX_INCLUDED)
-    return (await repo.search(query)).items
+                        count=MAX_INCLUDED + 1)  # one more: were there more?
+    items = (await repo.search(query)).items
+    return items[:MAX_INCLUDED], len(items) > MAX_INCLUDED

@@ -355,7 +355,8 @@ async def search_in(repo: Repository, parsed: ParsedSearch) -> SearchPage:
     page = await repo.search(parsed.query)
     if not parsed.includes or not page.items:
         return page
-    return replace(page, included=await included(repo, parsed.includes, page.items))
+    found, more = await included(repo, parsed.includes, page.items)
+    return replace(page, included=found, more_included=more)
 
 
 def validation_input(

@@ -14,7 +14,7 @@ from typing import Any
 
 from profiles.issues import Issue, to_operation_outcome
 from service.api.headers import Handling, etag
-from service.api.includes import INCLUDE_PARAMS, Include, parse_includes
+from service.api.includes import INCLUDE_PARAMS, MAX_INCLUDED, Include, parse_includes
 from service.api.references import local_ref
 from service.api.subsetting import SUBSET_PARAMS, WHOLE, Subset, apply, asked
 from service.api.urls import Urls
@@ -131,6 +131,12 @@ def _ignored_issue(name: str, *, strict: bool = False) -> Issue:
     return Issue("warning", "not-supported", None, f"unknown search parameter {name!r} ignored")
 
 
+def _more_included_issue() -> Issue:
+    return Issue("warning", "too-costly", None,
+                 f"more than {MAX_INCLUDED} resources to include: the first {MAX_INCLUDED} "
+                 "are included, the rest left out (ask for a smaller _count)")
+
+
 def query_pairs(query: SearchQuery) -> list[tuple[str, str]]:
     """The parameters a search actually used, as they go into its links."""
     pairs = [
@@ -176,10 +182,9 @@ def searchset(
     # come whole (`_summary` is type-independent and applies to them too)
     kept = parsed.subset if parsed.subset.summary else WHOLE
     entries += [_match(urls, item, kept, "include") for item in page.included]
-    if parsed.ignored:
-        entries.append(
-            {"resource": to_operation_outcome(parsed.issues), "search": {"mode": "outcome"}}
-        )
+    issues = parsed.issues + ([_more_included_issue()] if page.more_included else [])
+    if issues:
+        entries.append({"resource": to_operation_outcome(issues), "search": {"mode": "outcome"}})
     bundle: dict[str, Any] = {
         "resourceType": "Bundle",
         "type": "searchset",

@@ -89,6 +89,7 @@ class SearchPage:
     total: int
     items: list[StoredResource] = field(default_factory=list)
     included: list[StoredResource] = field(default_factory=list)  # _include / _revinclude
+    more_included: bool = False  # more to include than the cap (`includes.MAX_INCLUDED`)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
+
+from service.api import includes
 
 Kit = Any  # the `kit` fixture (tests/integration/api/conftest.py)
 
@@ -23,7 +26,7 @@ def by_mode(bundle: dict[str, Any]) -> dict[str, set[str]]:
     out: dict[str, set[str]] = {}
     for e in bundle.get("entry", []):
         r = e["resource"]
-        out.setdefault(e["search"]["mode"], set()).add(f"{r['resourceType']}/{r['id']}")
+        out.setdefault(e["search"]["mode"], set()).add(f"{r['resourceType']}/{r.get('id', '')}")
     return out
 
 
@@ -59,6 +62,29 @@ async def test_revinclude_adds_what_refers_to_the_matches(api: httpx.AsyncClient
     count = (await api.get("ServiceRequest", params={"_id": rid, "_summary": "count",
                                                      "_revinclude": "Task:focus"})).json()
     assert count["total"] == 1 and "entry" not in count
+
+
+async def test_past_the_cap_the_rest_is_left_out_with_a_warning(
+        api: httpx.AsyncClient, kit: Kit, monkeypatch: pytest.MonkeyPatch) -> None:
+    refs = await referral_and_task(kit)
+    both: list[tuple[str, str | int | float | bool | None]] = [
+        ("owner", refs["clinic"]), ("_include", "Task:focus"), ("_include", "Task:patient:Patient")]
+    monkeypatch.setattr(includes, "MAX_INCLUDED", 2)  # exactly the two targets: all there
+    assert "outcome" not in by_mode((await api.get("Task", params=both)).json())
+    monkeypatch.setattr(includes, "MAX_INCLUDED", 1)
+    page = (await api.get("Task", params=both)).json()
+    assert by_mode(page)["include"] == {refs["referral"]}  # the first include's target
+    warning = page["entry"][-1]
+    assert warning["search"]["mode"] == "outcome"
+    assert [i["code"] for i in warning["resource"]["issue"]] == ["too-costly"]
+    assert warning["resource"]["issue"][0]["severity"] == "warning"
+    # `_revinclude` finds more than it may add: nothing added, and said so
+    monkeypatch.setattr(includes, "MAX_INCLUDED", 0)
+    rid = refs["referral"].split("/")[1]
+    rev = (await api.get("ServiceRequest", params={"_id": rid,
+                                                   "_revinclude": "Task:focus"})).json()
+    assert [e["search"]["mode"] for e in rev["entry"]] == ["match", "outcome"]
+    assert rev["entry"][-1]["resource"]["issue"][0]["code"] == "too-costly"
 
 
 async def test_a_caller_gets_only_what_it_may_read(api: httpx.AsyncClient, kit: Kit) -> None:

@@ -14,6 +14,7 @@ import pytest
 
 from profiles import lean_structure, structure
 from profiles.validate import validate_resource
+from tests.support.structure_edits import edit
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "profiles" / "examples"
 VALID = [json.loads(p.read_text()) for p in sorted(EXAMPLES.glob("*.json"))
@@ -39,16 +40,6 @@ def both_ways(resource: Any) -> tuple[Any, Any]:
     return slow, validate_resource(copy.deepcopy(resource))
 
 
-def places(value: Any) -> list[tuple[Any, Any]]:
-    out: list[tuple[Any, Any]] = []
-    items = value.items() if isinstance(value, dict) else enumerate(value) \
-        if isinstance(value, list) else []
-    for key, child in items:
-        out.append((value, key))
-        out += places(child)
-    return out
-
-
 @pytest.mark.usefixtures("fast")
 def test_examples_and_fixtures_give_the_same_issues() -> None:
     for resource in VALID + INVALID:
@@ -58,13 +49,58 @@ def test_examples_and_fixtures_give_the_same_issues() -> None:
 
 @pytest.mark.usefixtures("fast")
 def test_seeded_edits_give_the_same_issues() -> None:
+    """The differential test: 1,500 seeded edits of every kind in structure_edits (wrong
+    types and near-miss formats, unknown and dropped elements, arrays, second choice
+    types, `_x` siblings, nested resources); bench/structure_check.py runs more."""
     rng = random.Random(7)
-    for _ in range(300):
-        resource = copy.deepcopy(rng.choice(VALID))
-        container, key = rng.choice(places(resource))
-        container[key] = copy.deepcopy(rng.choice(BAD))
+    faulted = 0
+    for _ in range(1500):
+        resource = edit(rng.choice(VALID), rng)
         slow, quick = both_ways(resource)
-        assert quick == slow, json.dumps(resource)[:200]
+        assert quick == slow, json.dumps(resource)[:300]
+        faulted += any(i.is_error for i in slow)
+    assert faulted > 1000  # the edits do break things: the comparison is not vacuous
+
+
+def test_passes_is_validate_finding_nothing() -> None:
+    rng = random.Random(11)
+    for _ in range(500):
+        resource = edit(rng.choice(VALID), rng)
+        assert lean_structure.passes(resource) is not bool(lean_structure.validate(resource))
+    assert all(lean_structure.passes(r) for r in VALID)
+    assert not any(lean_structure.passes(bad) for bad in BAD)
+
+
+def test_passes_stops_at_the_first_fault(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A resource full of faults costs one partial walk: nothing past the first is looked at."""
+    seen: list[str] = []
+    real = lean_structure._walk
+
+    def counting(obj: dict, tab: Any, path: str, out: list, depth: int = 0) -> None:
+        seen.append(path)
+        real(obj, tab, path, out, depth)
+
+    monkeypatch.setattr(lean_structure, "_walk", counting)
+    names = [{"family": 1}] * 1000
+    assert not lean_structure.passes({"resourceType": "Patient", "name": names})
+    assert seen == ["Patient", "Patient.name[0]"]
+    assert len(lean_structure.validate({"resourceType": "Patient", "name": names})) == 1000
+
+
+def test_create_app_compiles_the_tables_when_the_fast_path_is_on(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from service.app import create_app
+    from service.settings import Settings
+
+    prepared: list[tuple[str, ...]] = []
+    monkeypatch.setattr(lean_structure, "prepare", lambda types: prepared.append(tuple(types)))
+    try:
+        create_app(Settings(structure_fast_path=False))
+        assert prepared == []
+        create_app(Settings(structure_fast_path=True))
+        assert "ServiceRequest" in prepared[0] and "Bundle" in prepared[0]
+    finally:
+        structure.use_fast_path(False)
 
 
 @pytest.mark.usefixtures("fast")
@@ -90,7 +126,7 @@ def test_a_failing_lean_check_falls_back(monkeypatch: pytest.MonkeyPatch) -> Non
     def broken(resource: Any, root: str | None = None) -> Any:
         raise KeyError("bug")
 
-    monkeypatch.setattr(lean_structure, "validate", broken)
+    monkeypatch.setattr(lean_structure, "passes", broken)
     bad = {**VALID[0], "bogus": 1}
     assert [i.message for i in structure.check_structure(bad, bad["resourceType"])] == [
         "unknown element"]
