@@ -20,7 +20,7 @@ from service.api.subsetting import SUBSET_PARAMS, WHOLE, Subset, apply, asked
 from service.api.urls import Urls
 from service.errors import BadRequest
 from service.store.model import HistoryPage, SearchPage, SearchParam, SearchQuery, StoredResource
-from service.store.search_params import SEARCH_PARAMS
+from service.store.search_params import RESOURCE_TYPES, SEARCH_PARAMS
 
 SILENT = frozenset({"_format", "_pretty", "_total"})  # accepted, no effect on the result
 CONTROL = frozenset({"_count", "_offset", "_sort"})
@@ -76,6 +76,12 @@ def parse_search(
             including.append((name, value))
         elif base in CONTROL:
             _control(controls, base, value, known, ignored)
+        elif "." in name:
+            chained = _chained(resource_type, name, value, base_url)
+            if chained is None:
+                ignored.append(name)
+            else:
+                params.append(chained)
         elif base in known:
             values = _split(value)
             if base_url and base in defs and defs[base].type == "reference":
@@ -98,6 +104,27 @@ def parse_search(
     )
     return ParsedSearch(query, tuple(ignored), wanted.subset,
                         () if wanted.count else includes)
+
+
+def _chained(resource_type: str, name: str, value: str, base_url: str) -> SearchParam | None:
+    """`ref[:Type].param[:modifier]=value` (search.html#chaining): one level, through a
+    reference parameter of the searched type to a parameter of the target type (of every
+    stored type that has it when `:Type` is not given); None for anything else."""
+    head, _, tail = name.partition(".")
+    ref_name, _, target = head.partition(":")
+    inner_name, _, inner_modifier = tail.partition(":")
+    definition = SEARCH_PARAMS.get(resource_type, {}).get(ref_name)
+    if definition is None or definition.type != "reference" or "." in tail:
+        return None
+    targets = [target] if target else list(RESOURCE_TYPES)
+    inner_defs = [SEARCH_PARAMS.get(t, {}).get(inner_name) for t in targets]
+    if not any(inner_defs):
+        return None
+    values = _split(value)
+    if base_url and any(d is not None and d.type == "reference" for d in inner_defs):
+        values = tuple(local_ref(v, base_url) for v in values)
+    inner = SearchParam(inner_name, values, inner_modifier or None)
+    return SearchParam(ref_name, values, target or None, chain=inner)
 
 
 def _control(
@@ -150,7 +177,7 @@ def query_pairs(query: SearchQuery) -> list[tuple[str, str]]:
 
 
 def _param_name(param: SearchParam) -> str:
-    return f"{param.name}:{param.modifier}" if param.modifier else param.name
+    return param.text
 
 
 def paging_links(

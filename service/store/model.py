@@ -67,11 +67,22 @@ class NewResource:
 
 @dataclass(frozen=True, slots=True)
 class SearchParam:
-    """One `name[:modifier]=v1,v2` from a query: values are ORed, params are ANDed."""
+    """One `name[:modifier]=v1,v2` from a query: values are ORed, params are ANDed.
+
+    A chained parameter (`subject:Patient.identifier=s|v`, search.html#chaining) is the
+    reference parameter (`subject`, its target type as the modifier, or None for any)
+    with the parameter of the target in `chain`; `values` are the chain's."""
 
     name: str
     values: tuple[str, ...]
     modifier: str | None = None
+    chain: SearchParam | None = None
+
+    @property
+    def text(self) -> str:
+        """The parameter's name as a query names it: `name[:modifier][.chained[:modifier]]`."""
+        head = f"{self.name}:{self.modifier}" if self.modifier else self.name
+        return f"{head}.{self.chain.text}" if self.chain is not None else head
 
 
 @dataclass(frozen=True, slots=True)

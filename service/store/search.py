@@ -2,7 +2,8 @@
 indexed parameter becomes `resources.id IN (SELECT resource_id FROM search_index ...)`.
 
 Semantics follow the FHIR search page: tokens `[system]|[code]`, `:not`, `:missing`;
-references `Type/id`, bare id, `:Type`, `:identifier`; dates as ranges with the prefixes
+references `Type/id`, bare id, `:Type`, `:identifier`, chained one level (`subject:Patient.
+identifier`: the target must match and be visible to the caller); dates as ranges with the prefixes
 eq ne gt lt ge le sa eb; strings case- and accent-insensitive starts-with, `:exact`,
 `:contains`; uri exact. Malformed values raise BadRequest with the parameter's FHIRPath.
 """
@@ -39,7 +40,10 @@ def where(query: SearchQuery, visible: Condition) -> list[Condition]:
         definition = defs.get(param.name)
         if definition is None:
             raise BadRequest.of(f"unknown search parameter {param.name!r}", None, "not-supported")
-        conditions.append(_param_condition(query.resource_type, definition, param))
+        if param.chain is not None:
+            conditions.append(_chained(query.resource_type, definition, param, visible))
+        else:
+            conditions.append(_param_condition(query.resource_type, definition, param))
     return conditions
 
 
@@ -83,6 +87,30 @@ def _param_condition(rtype: str, definition: SearchParamDef, param: SearchParam)
     if param.modifier == "not" and definition.type == "token":
         return not_(_indexed(rtype, definition.name, _any_of(definition, param, None)))
     return _indexed(rtype, *_target(definition, param))
+
+
+def _chained(rtype: str, definition: SearchParamDef, param: SearchParam,
+             visible: Condition) -> Condition:
+    """The resources whose `definition` reference points at a resource (of `param.modifier`,
+    else of any type having the chained parameter) that matches `param.chain` and that the
+    caller may see. Each target's search is its own uncorrelated subquery on `resources`
+    (the same conditions `where` gives a search of that type); the reference rows are read
+    through an alias of `search_index`, so neither level correlates with the other."""
+    chain = param.chain
+    if definition.type != "reference" or chain is None:
+        raise _bad(definition, f"{param.text} is not a chain through a reference")
+    targets = [param.modifier] if param.modifier else [
+        t for t, defs in SEARCH_PARAMS.items() if chain.name in defs]
+    ref = search_index.alias("chain_ref")
+    per_target = []
+    for target in targets:
+        if chain.name not in SEARCH_PARAMS.get(target, {}):
+            raise _bad(definition, f"{target} has no search parameter {chain.name!r}")
+        found = select(r.id).where(*where(SearchQuery(target, (chain,)), visible))
+        per_target.append(and_(ref.c.system == target, ref.c.norm.in_(found.correlate(None))))
+    rows = select(ref.c.resource_id).where(
+        ref.c.resource_type == rtype, ref.c.param == definition.name, or_(*per_target))
+    return r.id.in_(rows)
 
 
 def _target(definition: SearchParamDef, param: SearchParam) -> tuple[str, Condition]:

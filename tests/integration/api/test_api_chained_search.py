@@ -1,0 +1,111 @@
+"""Chained search parameters (search.html#chaining), one level, on both engines: what they
+find, the target type modifier, paging links, what they refuse, and that a target the caller
+may not see matches nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from tests.integration.api.conftest import FNR
+
+Kit = Any  # the `kit` fixture (tests/integration/api/conftest.py)
+OTHER_FNR = "15076500565"  # another fødselsnummer with valid check digits (synthetic)
+
+
+def ids(bundle: dict[str, Any]) -> set[str]:
+    return {f"{e['resource']['resourceType']}/{e['resource']['id']}"
+            for e in bundle.get("entry", []) if e["search"]["mode"] == "match"}
+
+
+async def two_referrals(kit: Kit) -> dict[str, str]:
+    """Two referrals from the same GP to the same clinic, for two patients."""
+    refs = await kit.gp_and_clinic()
+    other = await kit.post(kit.patient(OTHER_FNR, family="Hansen"))
+    refs["other_patient"] = f"Patient/{other['id']}"
+    first = await kit.post(kit.referral(refs["patient"], refs["role"], refs["clinic"]))
+    second = await kit.post(kit.referral(refs["other_patient"], refs["role"], refs["clinic"]))
+    refs["first"], refs["second"] = (f"ServiceRequest/{first['id']}",
+                                     f"ServiceRequest/{second['id']}")
+    return refs
+
+
+async def test_a_chain_finds_through_the_reference(api: httpx.AsyncClient, kit: Kit) -> None:
+    refs = await two_referrals(kit)
+    for name in ("subject.identifier", "subject:Patient.identifier", "patient.identifier"):
+        page = (await api.get("ServiceRequest", params={
+            name: f"urn:oid:2.16.578.1.12.4.1.4.1|{OTHER_FNR}",
+            "requester": refs["role"]})).json()
+        assert ids(page) == {refs["second"]}, name
+    by_name = (await api.get("ServiceRequest", params={"subject.name": "nordm",
+                                                       "requester": refs["role"]})).json()
+    assert ids(by_name) == {refs["first"]}  # string rules of the target: starts-with, any case
+    both = (await api.get("ServiceRequest", params={"subject.name": "nordmann,hansen",
+                                                    "requester": refs["role"]})).json()
+    assert ids(both) == {refs["first"], refs["second"]}  # values ORed
+    # through two different references at once, ANDed
+    tasks = (await api.get("Task", params={"focus.subject": refs["other_patient"],
+                                           "owner": refs["clinic"]})).json()
+    assert len(ids(tasks)) == 1
+    none = (await api.get("ServiceRequest", params={"subject:Patient.identifier": "x|nobody",
+                                                    "requester": refs["role"]})).json()
+    assert none["total"] == 0
+    assert FNR != OTHER_FNR
+
+
+async def test_the_type_modifier_narrows_the_target(api: httpx.AsyncClient, kit: Kit) -> None:
+    refs = await two_referrals(kit)
+    clinic_id = refs["clinic"].split("/")[1]
+    found = (await api.get("ServiceRequest", params={"performer:Organization._id": clinic_id,
+                                                     "requester": refs["role"]})).json()
+    assert ids(found) == {refs["first"], refs["second"]}
+    wrong = (await api.get("ServiceRequest", params={"performer:Practitioner._id": clinic_id,
+                                                     "requester": refs["role"]})).json()
+    assert wrong["total"] == 0
+
+
+async def test_paging_links_keep_the_chain(api: httpx.AsyncClient, kit: Kit) -> None:
+    refs = await two_referrals(kit)
+    page = (await api.get("ServiceRequest", params={
+        "subject:Patient.name": "nordmann,hansen", "requester": refs["role"],
+        "_count": "1"})).json()
+    assert page["total"] == 2 and len(ids(page)) == 1
+    after = next(link["url"] for link in page["link"] if link["relation"] == "next")
+    assert httpx.URL(after).params["subject:Patient.name"] == "nordmann,hansen"
+    rest = (await api.get(after)).json()
+    assert ids(rest) and ids(rest) != ids(page)
+
+
+async def test_what_is_not_a_chain_is_reported_or_refused(api: httpx.AsyncClient,
+                                                          kit: Kit) -> None:
+    refs = await two_referrals(kit)
+    for odd in ("status.code", "subject.nope", "subject.organization.name",
+                "subject:Nonsense.name", "subject:Task.name"):
+        page = (await api.get("ServiceRequest", params={odd: "x",
+                                                        "requester": refs["role"]})).json()
+        assert page["total"] == 2, odd  # ignored, not applied
+        assert page["entry"][-1]["search"]["mode"] == "outcome", odd
+        strict = await api.get("ServiceRequest", params={odd: "x"},
+                               headers={"Prefer": "handling=strict"})
+        kit.outcome(strict, 400)
+    bad = await api.get("ServiceRequest", params={"subject.birthdate": "not-a-date"})
+    issues = kit.outcome(bad, 400)
+    assert kit.expressions(issues) == {"Patient.birthDate"}
+
+
+async def test_a_target_the_caller_may_not_see_matches_nothing(api: httpx.AsyncClient,
+                                                               kit: Kit) -> None:
+    refs = await two_referrals(kit)
+    clinic = {"X-Acting-Organization": refs["clinic"]}
+    role_id = refs["role"].split("/")[1]
+    # the clinic sees the referrals, not the GP's PractitionerRole: a chain through it finds none
+    mine = (await api.get("ServiceRequest", params={"performer": refs["clinic"]},
+                          headers=clinic)).json()
+    assert ids(mine) == {refs["first"], refs["second"]}
+    hidden = (await api.get("ServiceRequest", params={"requester:PractitionerRole._id": role_id},
+                            headers=clinic)).json()
+    assert hidden["total"] == 0
+    system = (await api.get("ServiceRequest", params={
+        "requester:PractitionerRole._id": role_id})).json()
+    assert ids(system) >= {refs["first"], refs["second"]}
