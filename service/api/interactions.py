@@ -33,7 +33,6 @@ from service.store.db import Store
 from service.store.errors import ClaimTaken, StaleRead
 from service.store.model import (
     Caller,
-    HistoryPage,
     NewResource,
     SearchPage,
     StoredResource,
@@ -332,17 +331,6 @@ async def delete(
     async with store.begin(caller) as repo:
         await deletion.check_delete(repo, resource_type, rid)
         return await repo.delete(resource_type, rid, expected)
-
-
-async def history(
-    store: Store, caller: Caller, ref: tuple[str, str], count: int, offset: int
-) -> HistoryPage:
-    """Every version, newest first, deletions included (so a deleted resource has one)."""
-    async with store.begin(caller, readonly=True) as repo:
-        page = await repo.history(ref[0], ref[1], count, offset)
-    if page.total == 0:
-        raise NotFound.of(f"{ref[0]}/{ref[1]} is not known")
-    return page
 
 
 async def search(store: Store, caller: Caller, parsed: ParsedSearch) -> SearchPage:

@@ -47,7 +47,7 @@ from service.api.responses import (
     written_response,
 )
 from service.api.searchset import ParsedSearch, history, parse_search, searchset
-from service.errors import BadRequest, MethodNotAllowed, NotFound
+from service.errors import MethodNotAllowed, NotFound
 from service.settings import Settings
 from service.store.search_params import SEARCH_PARAMS
 from service.workflow import tasks
@@ -234,15 +234,14 @@ async def instance_history(
     conf: Conf,
     links: Links,
 ) -> FhirResponse:
-    """Newest first; `_since` filters the versions, `_at` is not supported (400)."""
+    """Newest first; `_since` and `_at` filter the versions (and stay in the paging links)."""
     count, offset = _paging(request, conf)
-    if "_at" in request.query_params:
-        raise BadRequest.of("_at is not supported on _history; use _since", code="not-supported")
-    since = versions.parse_since(request.query_params.getlist("_since"))
+    wanted = versions.parse_history_filter(request.query_params.multi_items())
     ref = (resource_type, rid)
-    page = await versions.history(store, caller, ref, (count, offset), since)
+    page = await versions.history(store, caller, ref, (count, offset), wanted)
     path = f"{resource_type}/{rid}/_history"
-    return FhirResponse(history(links, path, page, count, offset, datetime.now(UTC)))
+    return FhirResponse(history(links, path, page, count, offset, datetime.now(UTC),
+                                list(wanted.pairs)))
 
 
 @router.api_route("/{resource_type}/{rid}/_history/{vid}", methods=GET_HEAD)

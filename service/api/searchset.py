@@ -235,15 +235,17 @@ def _match(
 
 
 def history(
-    urls: Urls, path: str, page: HistoryPage, count: int, offset: int, now: datetime
+    urls: Urls, path: str, page: HistoryPage, count: int, offset: int, now: datetime,
+    filters: list[tuple[str, str]] | None = None,
 ) -> dict[str, Any]:
+    """`filters`: the `_since` / `_at` pairs the request gave, kept in the paging links."""
     query = SearchQuery("history", count=count, offset=offset)
     return {
         "resourceType": "Bundle",
         "type": "history",
         "meta": {"lastUpdated": now.isoformat(timespec="milliseconds")},
         "total": page.total,
-        "link": paging_links(urls, path, query, page.total),
+        "link": paging_links(urls, path, query, page.total, filters),
         "entry": [history_entry(urls, item) for item in page.items],
     }
 

@@ -1,14 +1,16 @@
-"""Version-aware interactions beside `interactions.py`: history `_since` and `If-Match`
-with `*` or a list of ETags (RFC 9110 13.1.1). (An update that re-created a deleted
+"""Version-aware interactions beside `interactions.py`: history `_since` and `_at`, and
+`If-Match` with `*` or a list of ETags (RFC 9110 13.1.1). (An update that re-created a deleted
 resource, 201 as HAPI answers, is told by `Repository.update_reporting` itself.)"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 from service.api.headers import VersionMatch
 from service.errors import BadRequest, Gone, NotFound
-from service.store.dates import InvalidDate, date_range
+from service.store.dates import MAX_TIME, MIN_TIME, InvalidDate, date_range
 from service.store.db import Store
 from service.store.model import Caller, HistoryPage
 from service.store.repository import Repository
@@ -43,19 +45,56 @@ async def expected_version(
         return await expected_in(repo, ref, match)
 
 
-def parse_since(values: list[str]) -> datetime | None:
-    """`_since` (an instant): versions last updated at or after it."""
-    if not values:
-        return None
+@dataclass(frozen=True, slots=True)
+class HistoryFilter:
+    """`_since` (versions updated at or after it) and each `_at` (versions that were current
+    at some point in its period, http.html#history), as the store applies them; `pairs`
+    as the request gave them, for the paging links."""
+
+    since: datetime | None = None
+    at: tuple[tuple[datetime, datetime], ...] = ()
+    pairs: tuple[tuple[str, str], ...] = ()
+
+
+_AT_PREFIXES = ("eq", "ge", "gt", "le", "lt")
+
+
+def parse_history_filter(params: Iterable[tuple[str, str]]) -> HistoryFilter:
+    """`_since` (an instant; the last one given counts) and `_at` (a date, dateTime or
+    instant, optionally prefixed eq/ge/gt/le/lt; several are ANDed) from the query."""
+    pairs = tuple((k, v) for k, v in params if k in ("_since", "_at"))
+    since_values = [v for k, v in pairs if k == "_since"]
+    since = None
+    if since_values:
+        try:
+            since = date_range(since_values[-1])[0]
+        except InvalidDate:
+            raise BadRequest.of(f"_since {since_values[-1]!r} is not a valid instant",
+                                code="value") from None
+    at = tuple(_at_period(v) for k, v in pairs if k == "_at")
+    return HistoryFilter(since, at, pairs)
+
+
+def _at_period(value: str) -> tuple[datetime, datetime]:
+    """The period [from, to) an `_at` value names: `2026-11` the month, `ge2026-11` from its
+    start on, `lt2026-11` before it."""
+    prefix = value[:2] if value[:2].isalpha() else "eq"
+    text = value[2:] if value[:2].isalpha() else value
     try:
-        return date_range(values[-1])[0]
+        if prefix not in _AT_PREFIXES:
+            raise InvalidDate(value)
+        low, high = date_range(text)
     except InvalidDate:
-        raise BadRequest.of(f"_since {values[-1]!r} is not a valid instant", code="value") from None
+        raise BadRequest.of(f"_at {value!r} is not a valid date, dateTime or instant (with an "
+                            "optional eq, ge, gt, le or lt prefix)", code="value") from None
+    return {"eq": (low, high), "ge": (low, MAX_TIME), "gt": (high, MAX_TIME),
+            "le": (MIN_TIME, high), "lt": (MIN_TIME, low)}[prefix]
 
 
 async def history(
-    store: Store, caller: Caller, ref: Ref, page: tuple[int, int], since: datetime | None
+    store: Store, caller: Caller, ref: Ref, page: tuple[int, int], wanted: HistoryFilter
 ) -> HistoryPage:
-    """Every version (newest first, deletions included) updated since `since`."""
+    """Every version (newest first, deletions included) that `wanted` lets through."""
     async with store.begin(caller, readonly=True) as repo:
-        return await repo.history(ref[0], ref[1], page[0], page[1], since=since)
+        return await repo.history(ref[0], ref[1], page[0], page[1], since=wanted.since,
+                                  at=wanted.at)

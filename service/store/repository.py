@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Table, exists, func, select, true
+from sqlalchemy import ColumnElement, Row, Table, exists, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.errors import Gone, NotFound, PreconditionFailed
@@ -180,13 +180,24 @@ class Repository:
         return rows.stored
 
     async def history(
-        self, resource_type: str, id: str, count: int, offset: int, since: datetime | None = None
+        self, resource_type: str, id: str, count: int, offset: int,
+        since: datetime | None = None, at: Sequence[tuple[datetime, datetime]] = (),
     ) -> HistoryPage:
-        """Every version (updated at or after `since`), newest first; NotFound when the
-        resource never existed."""
+        """Every version (updated at or after `since`; current at some point of each period
+        [from, to) in `at`: it began before the period ends, and the next version, if any,
+        began after the period starts), newest first; NotFound when the resource never
+        existed."""
         h = resource_history.c
         every = self._select(resource_history, resource_type, id)
         base = every if since is None else every.where(h.last_updated >= since)
+        if at:
+            later = resource_history.alias("later")
+            ended = (select(func.min(later.c.last_updated))
+                     .where(later.c.resource_type == h.resource_type, later.c.id == h.id,
+                            later.c.version_id > h.version_id)
+                     .scalar_subquery())
+            for start, end in at:
+                base = base.where(h.last_updated < end, or_(ended.is_(None), ended > start))
         total = await self._conn.scalar(select(func.count()).select_from(base.subquery())) or 0
         if not total and not await self._conn.scalar(select(every.exists())):
             raise _not_found(resource_type, id)

@@ -452,8 +452,47 @@ async def test_history_since_and_at(api: httpx.AsyncClient, kit: Kit) -> None:
     assert [e["response"]["etag"] for e in page["entry"]] == ['W/"2"'] and page["total"] == 1
     later = await api.get(f"Patient/{created['id']}/_history", params={"_since": "2999-01-01"})
     assert later.status_code == 200 and later.json()["total"] == 0
-    kit.outcome(await api.get(f"Patient/{created['id']}/_history", params={"_at": since}), 400)
     kit.outcome(await api.get(f"Patient/{created['id']}/_history", params={"_since": "x"}), 400)
+
+
+async def test_history_at_gives_the_versions_current_in_its_period(
+        api: httpx.AsyncClient, kit: Kit) -> None:
+    created = await kit.post(kit.patient())
+    path = f"Patient/{created['id']}/_history"
+    await api.put(f"Patient/{created['id']}", json=created)  # version 2
+    assert (await api.delete(f"Patient/{created['id']}")).status_code == 204  # version 3
+
+    async def etags(*at: str, **more: str) -> list[str]:
+        params = [("_at", a) for a in at] + list(more.items())
+        page = (await api.get(path, params=tuple(params))).json()
+        return [e["response"]["etag"] for e in page["entry"]]
+
+    today = created["meta"]["lastUpdated"][:10]
+    assert await etags(today) == ['W/"3"', 'W/"2"', 'W/"1"']  # all three were, today
+    assert await etags("2999") == ['W/"3"']  # only the deletion is still current then
+    assert await etags("gt" + today) == ['W/"3"']
+    assert await etags("2000") == []  # before it existed
+    assert await etags("lt" + today) == []
+    assert await etags("le" + today) == ['W/"3"', 'W/"2"', 'W/"1"']
+    assert await etags(today, "ge2999") == ['W/"3"']  # several `_at` are ANDed
+    assert await etags("2999", _since="2999-01-01") == []  # and ANDed with `_since`
+    for bad in ("x", "sa2026", "2026-13", "ne" + today):
+        issues = kit.outcome(await api.get(path, params={"_at": bad}), 400)
+        assert issues[0]["code"] == "value", bad
+
+
+async def test_history_paging_links_keep_since_and_at(api: httpx.AsyncClient, kit: Kit) -> None:
+    created = await kit.post(kit.patient())
+    await api.put(f"Patient/{created['id']}", json=created)
+    today = created["meta"]["lastUpdated"][:10]
+    params = {"_since": "2000-01-01", "_at": today, "_count": "1"}
+    page = (await api.get(f"Patient/{created['id']}/_history", params=params)).json()
+    assert page["total"] == 2
+    following = next(link["url"] for link in page["link"] if link["relation"] == "next")
+    assert httpx.URL(following).params["_since"] == "2000-01-01"
+    assert httpx.URL(following).params["_at"] == today
+    rest = (await api.get(following)).json()
+    assert [e["response"]["etag"] for e in rest["entry"]] == ['W/"1"']
 
 
 async def test_transaction_get_entries_follow_prefer_handling(
