@@ -11,7 +11,9 @@ dates, integer ranges, required elements (pydantic-required complex fields and
 `element_required` primitives, which `_x.extension` can stand in for), at most one / at
 least one type of a choice element, nulls in arrays of complex types, resourceType
 dispatch for Resource-typed fields (contained, Bundle.entry.resource, ...), `_x`
-primitive-extension siblings.
+primitive-extension siblings. Where fhir.resources is stricter than the FHIR regexes, its
+checks too (`_CORE_PATTERNS`: Unicode whitespace in string and code, base64 that decodes,
+UUIDs of version 4), so that this check never accepts what fhir.resources refuses.
 
 FHIR rules that fhir.resources does not enforce and this does (STRICT = True):
 empty objects / arrays (ele-1, JSON format), null outside primitive arrays, `_x` arrays
@@ -23,6 +25,7 @@ validate(resource) -> list of (code, expression, message); code is
 
 from __future__ import annotations
 
+import base64
 import math
 import re
 import types
@@ -49,7 +52,8 @@ _PATTERNS = {
     "url": rf"{_NWS}+",
     "canonical": rf"{_NWS}+",
     "oid": r"urn:oid:[0-2](\.(0|[1-9][0-9]*))+",
-    "uuid": r"urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+    # fhir.resources takes pydantic's UUID4: version 4, RFC 4122 variant
+    "uuid": r"urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}",
     # R4: (\s*([0-9a-zA-Z\+/=]){4}\s*)+ rewritten without the ambiguous \s*\s* (no
     # catastrophic backtracking); same language.
     "base64Binary": r"[ \t\n\r]*([0-9a-zA-Z+/=]{4}[ \t\n\r]*)+",
@@ -59,6 +63,35 @@ _PATTERNS = {
     "time": _TIME,
 }
 _DATES = {"date", "dateTime", "instant"}
+# fhir.resources' own checks where they are stricter than the FHIR regexes above, so that this
+# check never accepts what fhir.resources refuses. pydantic runs its patterns with Rust's
+# regex, whose \s and \S are Unicode (White_Space); Python's Unicode \s is a superset of
+# that set, so a Python match here implies a match there.
+# - string: `[ \r\n\t\S]+` searched (unanchored): at least one character that is not
+#   other whitespace (a value of only U+00A0 or U+000B is refused);
+# - code: `^[^\s]+(\s[^\s]+)*$`: no leading, trailing or doubled Unicode whitespace;
+# - base64Binary: pydantic's Base64Bytes decodes with `base64.b64decode` (padding rules).
+_STRING_CONTENT = re.compile(r"[ \r\n\t\S]").search
+_CORE_PATTERNS = {"code": re.compile(r"[^\s]+(\s[^\s]+)*").fullmatch}
+
+
+def _decodes(v: str) -> bool:
+    try:
+        base64.b64decode(v.encode())
+    except ValueError:  # binascii.Error
+        return False
+    return True
+
+
+def _matcher(ptype: str) -> Callable[[str], bool]:
+    """Whether a string is lexically a `ptype` for both the FHIR regex and fhir.resources."""
+    fullmatch = re.compile(_PATTERNS[ptype]).fullmatch
+    core = _CORE_PATTERNS.get(ptype)
+    if core is not None:
+        return lambda v: fullmatch(v) is not None and core(v) is not None
+    if ptype == "base64Binary":
+        return lambda v: fullmatch(v) is not None and _decodes(v)
+    return lambda v: fullmatch(v) is not None
 _INT_RANGE = {
     "integer": (-2147483648, 2147483647),
     "unsignedInt": (0, 2147483647),
@@ -144,9 +177,12 @@ def _make_checker(ptype: str) -> Check:
                 return f"expected a string ({ptype}), got {_jtype(v)}"
             if not v:
                 return f"empty {ptype}"
+            if ptype == "string" and _STRING_CONTENT(v) is None:
+                return "a string of only whitespace other than space, tab, CR and LF"
             return _unpaired(v)
     elif ptype in _PATTERNS:
         fullmatch = re.compile(_PATTERNS[ptype]).fullmatch
+        matches = _matcher(ptype)
         if ptype in _DATES:
             def check(v: Any) -> str | None:
                 if type(v) is not str:
@@ -160,7 +196,7 @@ def _make_checker(ptype: str) -> Check:
             def check(v: Any) -> str | None:
                 if type(v) is not str:
                     return f"expected a string ({ptype}), got {_jtype(v)}"
-                if fullmatch(v) is None:
+                if not matches(v):
                     return f"invalid {ptype}: {v[:80]!r}"
                 return _unpaired(v)
     else:
@@ -289,7 +325,7 @@ def table_for(cls: Any) -> Table:
             elif arg in _PLAIN_STRINGS:
                 fields[alias] = (STR, arg, None, stem)
             elif arg in _PATTERNS and arg not in _DATES:
-                fields[alias] = (PAT, re.compile(_PATTERNS[arg]).fullmatch, arg, stem)
+                fields[alias] = (PAT, _matcher(arg), arg, stem)
             else:
                 fields[alias] = (PRIM, checker(arg), None, stem)
         elif kind == "cplx":
@@ -362,13 +398,16 @@ def _walk(obj: dict, tab: Table, path: str, out: list, depth: int = 0) -> None:
                 out.append(("structure" if type(val) is not str else "value", f"{path}.{key}",
                             f"expected a string ({arg}), got {_jtype(val)}" if type(val) is not str
                             else f"empty {arg}"))
+            elif arg == "string" and _STRING_CONTENT(val) is None:
+                out.append(("value", f"{path}.{key}", "a string of only whitespace other than "
+                            "space, tab, CR and LF"))
             elif (bad := _unpaired(val)) is not None:
                 out.append(("value", f"{path}.{key}", bad))
         elif kind == PAT:
             if type(val) is not str:
                 out.append(("structure", f"{path}.{key}",
                             f"expected a string ({aux}), got {_jtype(val)}"))
-            elif arg(val) is None:
+            elif not arg(val):
                 out.append(("value", f"{path}.{key}", f"invalid {aux}: {val[:80]!r}"))
             elif (bad := _unpaired(val)) is not None:
                 out.append(("value", f"{path}.{key}", bad))
@@ -550,8 +589,10 @@ def passes(resource: Any) -> bool:
 
 
 def prepare(resource_types: Iterable[str]) -> None:
-    """Compile the tables of `resource_types` (and of every type they reach) now, at
-    start-up, rather than on the first request of each type (~0.1-0.4 s in all)."""
+    """Compile the tables of `resource_types` (and of the datatypes they reach) now, at
+    start-up, rather than on the first request of each type (~0.1-0.4 s in all). A
+    resource of another type met inside one (contained, Bundle.entry.resource) is compiled
+    when first met."""
     for rtype in resource_types:
         resource_table(rtype)
 

@@ -6,8 +6,9 @@ Each edit is one small change of the kinds a sender gets wrong: a value of the w
 type or lexical form (including the near misses: "3" for an integer, 2024-02-30, a time
 zone of +14:30), an element dropped or unknown, an array where one value belongs or the
 other way round, a second type of a choice element, a primitive's `_x` sibling of every
-shape, a resource nested where a resource belongs. The lean check must reject every edit
-fhir.resources rejects (it may reject more).
+shape, a resource nested where a resource belongs, an extension with a primitive `value[x]`
+of any type (so every primitive type's checks are exercised). The lean check must reject
+every edit fhir.resources rejects (it may reject more).
 """
 
 from __future__ import annotations
@@ -29,7 +30,24 @@ ODD_VALUES: list[Any] = [
     "10:00:00", "24:00:00", "urn:uuid:0b7c4e9e-5a3d-4f2b-8c1d-000000000002", "a b",
     "http://x/fhir/Patient/1", "Patient/1", "#1", "\u00e6\u00f8\u00e5", "\t", "\n",
     "PHA+PC9wPg==", "not base64!", 1e308, 10 ** 20,
+    # whitespace that is not space, tab, CR or LF (Unicode White_Space, and what only
+    # Python's \s counts), where fhir.resources' string and code patterns look
+    "\u00a0", "\x0b", "\x0c", "\x1c", "\x85", "\u2028", "\u3000", "x\u3000", "male\u00a0",
+    "a\u00a0b", "\u00a0x",
+    # base64 that matches the FHIR regex but does not decode, and that does
+    "a=bc", "A===", "AA=A", "====", "AA==AA==", " AAAA ",
+    # UUIDs of another version or variant, in capitals, without the urn
+    "urn:uuid:0b7c4e9e-5a3d-1f2b-8c1d-000000000002",
+    "urn:uuid:0b7c4e9e-5a3d-4f2b-0c1d-000000000002",
+    "urn:uuid:0B7C4E9E-5A3D-4F2B-8C1D-000000000002", "0b7c4e9e-5a3d-4f2b-8c1d-000000000002",
+    "urn:oid:1.2.3", "urn:oid:3.1", "23:59:60", "2026-01-01T10:00:60Z", 5e-324, -0.0,
 ]
+PRIMITIVE_TYPES = ["Base64Binary", "Boolean", "Canonical", "Code", "Date", "DateTime", "Decimal",
+                   "Id", "Instant", "Integer", "Markdown", "Oid", "PositiveInt", "String", "Time",
+                   "UnsignedInt", "Uri", "Url", "Uuid"]
+# characters to splice into string values: the near misses of every lexical form
+SPLICE = [*"0123456789abcdefAZ:+-.=/T Z\t\n\r", "\x0b", "\x0c", "\x1c", "\x85", "\u00a0",
+          "\u2028", "\u3000", "\x00", "\u00e6"]
 CHOICE_TYPES = ["String", "Boolean", "Integer", "DateTime", "Period", "Reference",
                 "CodeableConcept", "Quantity", "Date", "Instant", "Time", "Uri"]
 # What a primitive's `_x` sibling may hold, right and wrong.
@@ -72,7 +90,7 @@ def objects(value: Any) -> list[dict[str, Any]]:
 
 def _replace(resource: dict[str, Any], rng: random.Random) -> None:
     container, key = rng.choice(nodes(resource))
-    container[key] = copy.deepcopy(rng.choice(ODD_VALUES))
+    container[key] = odd_value(rng)
 
 
 def _drop(resource: dict[str, Any], rng: random.Random) -> None:
@@ -130,6 +148,35 @@ def _nest_resource(resource: dict[str, Any], rng: random.Random) -> None:
     target[where] = [item] if rng.random() < 0.7 else item
 
 
+def odd_value(rng: random.Random) -> Any:
+    """One of ODD_VALUES, or a string one of them becomes with a few characters spliced in,
+    replaced or dropped."""
+    value = rng.choice(ODD_VALUES)
+    if not isinstance(value, str) or rng.random() < 0.5:
+        return copy.deepcopy(value)
+    chars = list(value)
+    for _ in range(rng.randint(1, 3)):
+        at, roll = rng.randint(0, len(chars)), rng.random()
+        if roll < 0.4 or not chars:
+            chars.insert(at, rng.choice(SPLICE))
+        elif roll < 0.7:
+            chars[min(at, len(chars) - 1)] = rng.choice(SPLICE)
+        else:
+            del chars[min(at, len(chars) - 1)]
+    return "".join(chars)
+
+
+def _typed_extension(resource: dict[str, Any], rng: random.Random) -> None:
+    """An extension whose `value[x]` is a primitive of any type, on any object: every
+    primitive type's checks are exercised, not only those the examples use."""
+    target = rng.choice(objects(resource))
+    value_type = rng.choice(PRIMITIVE_TYPES)
+    target.setdefault("extension", [])
+    if isinstance(target["extension"], list):
+        target["extension"].append({"url": "http://example.org/x",
+                                    f"value{value_type}": odd_value(rng)})
+
+
 def _retype_key(resource: dict[str, Any], rng: random.Random) -> None:
     """A key renamed to a near miss: case, a suffix, a leading underscore dropped."""
     target = rng.choice(objects(resource))
@@ -141,8 +188,9 @@ def _retype_key(resource: dict[str, Any], rng: random.Random) -> None:
 
 
 EDITS: list[tuple[float, Edit]] = [
-    (0.35, _replace), (0.1, _drop), (0.12, _add_key), (0.1, _wrap_or_unwrap),
-    (0.1, _second_choice), (0.12, _underscore), (0.06, _nest_resource), (0.05, _retype_key),
+    (0.3, _replace), (0.08, _drop), (0.1, _add_key), (0.08, _wrap_or_unwrap),
+    (0.08, _second_choice), (0.1, _underscore), (0.05, _nest_resource), (0.05, _retype_key),
+    (0.16, _typed_extension),
 ]
 
 

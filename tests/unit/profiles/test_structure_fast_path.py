@@ -14,7 +14,7 @@ import pytest
 
 from profiles import lean_structure, structure
 from profiles.validate import validate_resource
-from tests.support.structure_edits import edit
+from tests.support.structure_edits import ODD_VALUES, PRIMITIVE_TYPES, edit
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "profiles" / "examples"
 VALID = [json.loads(p.read_text()) for p in sorted(EXAMPLES.glob("*.json"))
@@ -60,6 +60,48 @@ def test_seeded_edits_give_the_same_issues() -> None:
         assert quick == slow, json.dumps(resource)[:300]
         faulted += any(i.is_error for i in slow)
     assert faulted > 1000  # the edits do break things: the comparison is not vacuous
+
+
+def fhir_accepts(resource: dict[str, Any]) -> bool:
+    try:
+        structure.model_class(resource["resourceType"]).model_validate(resource)
+    except Exception:
+        return False
+    return True
+
+
+def test_no_primitive_value_passes_that_fhir_resources_refuses() -> None:
+    """Every primitive type (as an extension's value[x]) with every odd value: fhir.resources
+    checks some types beyond the FHIR regexes (Unicode whitespace in string and code, base64
+    padding, UUID version 4), and the lean check must be at least as strict."""
+    checked = 0
+    for value_type in PRIMITIVE_TYPES:
+        for value in ODD_VALUES:
+            basic = {"resourceType": "Basic", "code": {"text": "x"}, "extension": [
+                {"url": "http://example.org/x", f"value{value_type}": value}]}
+            if lean_structure.passes(basic):
+                checked += 1
+                assert fhir_accepts(basic), (value_type, value)
+    assert checked > 100  # some of them are right for some type: the check is not vacuous
+
+
+@pytest.mark.parametrize("resource", [
+    {"resourceType": "Patient", "name": [{"family": "\u00a0"}]},
+    {"resourceType": "Patient", "name": [{"id": "\u000b"}]},
+    {"resourceType": "Basic", "code": {"coding": [{"code": "x\u3000"}]}},
+    {"resourceType": "Patient", "gender": "male\u00a0"},
+    {"resourceType": "Patient", "photo": [{"data": "a=bc"}]},
+    {"resourceType": "Patient", "photo": [{"data": "A==="}]},
+    {"resourceType": "Patient", "extension": [{"url": "http://x", "valueUuid":
+                                               "urn:uuid:0b7c4e9e-5a3d-1f2b-8c1d-000000000002"}]},
+])
+@pytest.mark.usefixtures("fast")
+def test_what_fhir_resources_refuses_beyond_the_fhir_regexes_is_refused(
+        resource: dict[str, Any]) -> None:
+    assert not fhir_accepts(resource)
+    assert not lean_structure.passes(resource)
+    slow, quick = both_ways(resource)
+    assert quick == slow and slow
 
 
 def test_passes_is_validate_finding_nothing() -> None:
