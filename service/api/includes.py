@@ -79,56 +79,73 @@ async def included(
     repo: Repository, includes: Sequence[Include], matches: Sequence[StoredResource]
 ) -> tuple[list[StoredResource], bool]:
     """The resources the includes add to `matches`, each once, none of the matches, at
-    most `MAX_INCLUDED`; and whether there were more than that (left out)."""
+    most `MAX_INCLUDED`; and whether there were more than that (left out). Each include
+    looks only for what is not there yet, so a resource already among the matches or
+    added by an earlier include takes no room."""
     seen = {m.ref for m in matches}
     out: list[StoredResource] = []
-    more = False
     for include in includes:
-        if include.kind == "_include":
-            found, beyond = await _forward(repo, include, matches)
-        else:
-            found, beyond = await _reverse(repo, include, matches)
-        for item in found:
-            if item.ref in seen:
-                continue
-            if len(out) == MAX_INCLUDED:
-                more = True
-                break
-            seen.add(item.ref)
-            out.append(item)
-        more = more or beyond
-    return out, more
+        follow = _forward if include.kind == "_include" else _reverse
+        found, more = await follow(repo, include, matches, seen, MAX_INCLUDED - len(out))
+        seen.update(item.ref for item in found)
+        out += found
+        if more:  # full, and something left out: the rest cannot change the answer
+            return out, True
+    return out, False
 
 
 async def _forward(
-    repo: Repository, include: Include, matches: Sequence[StoredResource]
+    repo: Repository, include: Include, matches: Sequence[StoredResource], seen: set[str],
+    room: int,
 ) -> tuple[list[StoredResource], bool]:
+    """The targets of the matches' references not in `seen`, at most `room` of them in the
+    order the matches name them; and whether more were found."""
     steps = steps_of(SEARCH_PARAMS[include.source][include.param])
-    targets: dict[str, dict[str, None]] = {}  # type -> ids, in order of appearance
+    wanted: dict[tuple[str, str], None] = {}  # (type, id), in order of appearance
     for match in matches:
         for value in extract(match.content, steps):
             kind, rid = value.system, value.norm  # relative references only (Type, id)
-            if kind and rid and kind in RESOURCE_TYPES and include.target in (None, kind):
-                targets.setdefault(kind, {})[rid] = None
-    out: list[StoredResource] = []
-    more = False
-    for kind, ids in targets.items():  # one search by _id per type: gone, unknown or
-        # hidden targets are simply not found, as they would be for the caller's own search
-        more = more or len(ids) > MAX_INCLUDED
-        query = SearchQuery(kind, (SearchParam("_id", tuple(ids)[:MAX_INCLUDED]),),
-                            count=MAX_INCLUDED)
-        found = {item.id: item for item in (await repo.search(query)).items}
-        out += [found[rid] for rid in ids if rid in found]
-    return out, more
+            if (kind and rid and kind in RESOURCE_TYPES and include.target in (None, kind)
+                    and f"{kind}/{rid}" not in seen):
+                wanted[(kind, rid)] = None
+    candidates, out, start = list(wanted), list[StoredResource](), 0
+    while start < len(candidates) and len(out) <= room:
+        # gone, unknown or hidden targets are not found, as in the caller's own search;
+        # so look at one more than the room left (at least a batch), until it is exceeded
+        chunk = candidates[start:start + max(room + 1 - len(out), _BATCH)]
+        start += len(chunk)
+        out += await _by_id(repo, chunk)
+    return out[:room], len(out) > room
+
+
+_BATCH: Final = 100
+
+
+async def _by_id(repo: Repository, refs: Sequence[tuple[str, str]]) -> list[StoredResource]:
+    """The resources `refs` name that the caller can read, in the order of `refs`: one
+    search by `_id` per type."""
+    by_type: dict[str, list[str]] = {}
+    for kind, rid in refs:
+        by_type.setdefault(kind, []).append(rid)
+    found: dict[tuple[str, str], StoredResource] = {}
+    for kind, ids in by_type.items():
+        query = SearchQuery(kind, (SearchParam("_id", tuple(ids)),), count=len(ids))
+        found.update(((kind, item.id), item) for item in (await repo.search(query)).items)
+    return [found[ref] for ref in refs if ref in found]
 
 
 async def _reverse(
-    repo: Repository, include: Include, matches: Sequence[StoredResource]
+    repo: Repository, include: Include, matches: Sequence[StoredResource], seen: set[str],
+    room: int,
 ) -> tuple[list[StoredResource], bool]:
+    """The resources of the include's source type that refer to a match, not in `seen`, at
+    most `room` of them; and whether more were found."""
     refs = tuple(dict.fromkeys(m.ref for m in matches))
     if not refs:
         return [], False
+    skipped = sum(ref.startswith(f"{include.source}/") for ref in seen)
+    # enough to know whether more than `room` unseen ones exist, the seen ones aside
     query = SearchQuery(include.source, (SearchParam(include.param, refs),),
-                        count=MAX_INCLUDED + 1)  # one more: were there more?
-    items = (await repo.search(query)).items
-    return items[:MAX_INCLUDED], len(items) > MAX_INCLUDED
+                        count=room + 1 + skipped)
+    items = [item for item in (await repo.search(query)).items if item.ref not in seen]
+    return items[:room], len(items) > room

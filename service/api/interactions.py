@@ -94,11 +94,14 @@ def with_new_id(content: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def conditional(
-    resource_type: str, if_none_exist: str, max_count: int, base_url: str = ""
+    resource_type: str, if_none_exist: str, max_count: int, base_url: str = "",
+    *, claimed: bool = True,
 ) -> ParsedSearch:
     """`If-None-Exist: identifier=sys|val` (or `Type?...`) as a strict search; a reference
     value absolute on our base (`subject=<base>/Patient/1`) is searched (and claimed) as
-    `Patient/1`, as in a search."""
+    `Patient/1`, as in a search. `claimed` (a conditional create, whose criteria the
+    created resource claims): chained parameters are refused, because what they match
+    changes with other resources, which a claim held by this one cannot follow."""
     _, _, query = if_none_exist.rpartition("?")
     pairs = parse_qsl(query, keep_blank_values=True)
     if not pairs:
@@ -117,6 +120,11 @@ def conditional(
         raise BadRequest.of(
             f"If-None-Exist {if_none_exist!r}: _summary, _elements and _include do not "
             "belong in a condition", code="not-supported",
+        )
+    if claimed and any(p.chain is not None for p in parsed.query.params):
+        raise BadRequest.of(
+            f"If-None-Exist {if_none_exist!r}: chained parameters are not supported in a "
+            "conditional create (name the resource's own elements)", code="not-supported",
         )
     return replace(parsed, query=replace(parsed.query, count=2, offset=0, sort=(), summary=None))
 

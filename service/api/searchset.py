@@ -13,8 +13,9 @@ from datetime import datetime
 from typing import Any
 
 from profiles.issues import Issue, to_operation_outcome
+from service.api import includes as include_rules
 from service.api.headers import Handling, etag
-from service.api.includes import INCLUDE_PARAMS, MAX_INCLUDED, Include, parse_includes
+from service.api.includes import INCLUDE_PARAMS, Include, parse_includes
 from service.api.references import local_ref
 from service.api.subsetting import SUBSET_PARAMS, WHOLE, Subset, apply, asked
 from service.api.urls import Urls
@@ -159,9 +160,10 @@ def _ignored_issue(name: str, *, strict: bool = False) -> Issue:
 
 
 def _more_included_issue() -> Issue:
+    cap = include_rules.MAX_INCLUDED
     return Issue("warning", "too-costly", None,
-                 f"more than {MAX_INCLUDED} resources to include: the first {MAX_INCLUDED} "
-                 "are included, the rest left out (ask for a smaller _count)")
+                 f"more than {cap} resources to include: {cap} are included, the rest left "
+                 "out (ask for a smaller _count)")
 
 
 def query_pairs(query: SearchQuery) -> list[tuple[str, str]]:

@@ -156,7 +156,8 @@ def _conditional_references(p: Plan, entry: Entry, max_count: int, base_url: str
         try:
             interactions.check_type(kind)
             check_criteria(ref, "a conditional reference")
-            parsed = interactions.conditional(kind, ref, max_count, base_url)
+            parsed = interactions.conditional(kind, ref, max_count, base_url,
+                                              claimed=False)
             p.searches[ref] = (parsed, where)
         except FhirError as exc:
             raise BadRequest(*(rebase(i, where) for i in exc.issues)) from exc

@@ -109,3 +109,21 @@ async def test_a_target_the_caller_may_not_see_matches_nothing(api: httpx.AsyncC
     system = (await api.get("ServiceRequest", params={
         "requester:PractitionerRole._id": role_id})).json()
     assert ids(system) >= {refs["first"], refs["second"]}
+
+
+async def test_a_conditional_create_refuses_a_chain(api: httpx.AsyncClient, kit: Kit) -> None:
+    """A claim held by the created resource cannot follow changes to the chain's target."""
+    refs = await kit.gp_and_clinic()
+    doctor = (await api.get(refs["role"])).json()["practitioner"]["reference"]
+    hpr = (await api.get(doctor)).json()["identifier"][0]
+    criteria = f"practitioner.identifier={hpr['system']}|{hpr['value']}"
+    before = await kit.count("PractitionerRole")
+    refused = await api.post("PractitionerRole", json=kit.practitioner_role(
+        doctor, refs["practice"]), headers={"If-None-Exist": criteria})
+    issues = kit.outcome(refused, 400)
+    assert issues[0]["code"] == "not-supported"
+    assert await kit.count("PractitionerRole") == before  # nothing stored
+    # as a search it works: the role found through its practitioner's identifier
+    found = (await api.get("PractitionerRole", params={"practitioner.identifier":
+                                                       f"{hpr['system']}|{hpr['value']}"})).json()
+    assert ids(found) == {refs["role"]}

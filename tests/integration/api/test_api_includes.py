@@ -87,6 +87,44 @@ async def test_past_the_cap_the_rest_is_left_out_with_a_warning(
     assert rev["entry"][-1]["resource"]["issue"][0]["code"] == "too-costly"
 
 
+async def organisation(kit: Kit, name: str, part_of: str | None = None) -> str:
+    body = kit.organization(name)
+    if part_of:
+        body["partOf"] = {"reference": part_of}
+    return f"Organization/{(await kit.post(body))['id']}"
+
+
+def modes(bundle: dict[str, Any]) -> list[str]:
+    return [e["search"]["mode"] for e in bundle["entry"]]
+
+
+async def test_what_is_already_there_takes_no_room_under_the_cap(
+        api: httpx.AsyncClient, kit: Kit, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Matches that refer to each other: the cap counts only what is added."""
+    top = await organisation(kit, "A")
+    second, third = await organisation(kit, "B", top), await organisation(kit, "C", top)
+    other_top = await organisation(kit, "D")
+    other = await organisation(kit, "E", other_top)
+    monkeypatch.setattr(includes, "MAX_INCLUDED", 1)
+
+    def ids(*refs: str) -> str:
+        return ",".join(ref.split("/")[1] for ref in refs)
+
+    # B is a match and part of A; only C is to add: it fits, nothing is left out
+    rev = (await api.get("Organization", params={
+        "_id": ids(top, second), "_revinclude": "Organization:partof"})).json()
+    assert by_mode(rev) == {"match": {top, second}, "include": {third}}
+    # A is a match; D is the one target to add
+    fwd = (await api.get("Organization", params={
+        "_id": ids(top, second, other), "_include": "Organization:partof"})).json()
+    assert by_mode(fwd) == {"match": {top, second, other}, "include": {other_top}}
+    # two targets to add, room for one: one added, and said so
+    both = (await api.get("Organization", params=[
+        ("_id", ids(second, other)), ("_include", "Organization:partof")])).json()
+    assert by_mode(both)["include"] <= {top, other_top} and len(by_mode(both)["include"]) == 1
+    assert modes(both)[-1] == "outcome"
+
+
 async def test_a_caller_gets_only_what_it_may_read(api: httpx.AsyncClient, kit: Kit) -> None:
     refs = await referral_and_task(kit)
     clinic = {"X-Acting-Organization": refs["clinic"]}
