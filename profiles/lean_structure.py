@@ -273,7 +273,7 @@ def _unwrap(annotation: Any) -> tuple[bool, Any]:
         return is_list, a
 
 
-def _classify(annotation: Any) -> tuple[bool, str, Any]:
+def classify(annotation: Any) -> tuple[bool, str, Any]:
     """(is_list, 'prim' | 'cplx' | 'res', primitive name | model class)."""
     is_list, a = _unwrap(annotation)
     if a is bool:
@@ -313,7 +313,7 @@ def table_for(cls: Any) -> Table:
             if ALLOW_FHIR_COMMENTS:
                 fields[alias] = (COMMENTS, None, None, None)
             continue
-        is_list, kind, arg = _classify(f.annotation)
+        is_list, kind, arg = classify(f.annotation)
         stem = extra.get("one_of_many") or None
         if fname.endswith("__ext"):
             sub = table_for(arg)

@@ -34,6 +34,28 @@ def model_class(resource_type: str) -> Any:
     return cls if cls.__name__ == resource_type else None
 
 
+@cache
+def reference_targets(resource_type: str, path: tuple[str, ...]) -> frozenset[str] | None:
+    """The resource types the Reference at `path` (JSON names from the resource) may point
+    at, as the R4 definitions give them (`enum_reference_types` of the R4B models); None for
+    any type (`Reference(Any)`) or a path that does not end at a Reference."""
+    cls = model_class(resource_type)
+    for depth, name in enumerate(path):
+        fields = {(f.alias or n): f for n, f in cls.model_fields.items()} if cls else {}
+        if name not in fields:
+            return None
+        if depth == len(path) - 1:
+            extra = fields[name].json_schema_extra
+            types = extra.get("enum_reference_types") if isinstance(extra, dict) else None
+            if not isinstance(types, list) or not types or "Resource" in types:
+                return None
+            return frozenset(str(t) for t in types)
+        _, kind, cls = lean_structure.classify(fields[name].annotation)
+        if kind != "cplx":
+            return None
+    return None
+
+
 def fhirpath(root: str, loc: tuple[int | str, ...]) -> str:
     """('identifier', 1, 'value') -> 'Root.identifier[1].value'; '_x' -> 'x'."""
     out = root

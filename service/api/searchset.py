@@ -21,7 +21,7 @@ from service.api.subsetting import SUBSET_PARAMS, WHOLE, Subset, apply, asked
 from service.api.urls import Urls
 from service.errors import BadRequest
 from service.store.model import HistoryPage, SearchPage, SearchParam, SearchQuery, StoredResource
-from service.store.search_params import RESOURCE_TYPES, SEARCH_PARAMS
+from service.store.search_params import SEARCH_PARAMS, chain_targets
 
 SILENT = frozenset({"_format", "_pretty", "_total"})  # accepted, no effect on the result
 CONTROL = frozenset({"_count", "_offset", "_sort"})
@@ -110,19 +110,17 @@ def parse_search(
 def _chained(resource_type: str, name: str, value: str, base_url: str) -> SearchParam | None:
     """`ref[:Type].param[:modifier]=value` (search.html#chaining): one level, through a
     reference parameter of the searched type to a parameter of the target type (of every
-    stored type that has it when `:Type` is not given); None for anything else."""
+    type the reference may point at that has it, when `:Type` is not given); None for
+    anything else, a `:Type` the reference cannot point at included."""
     head, _, tail = name.partition(".")
     ref_name, _, target = head.partition(":")
     inner_name, _, inner_modifier = tail.partition(":")
-    definition = SEARCH_PARAMS.get(resource_type, {}).get(ref_name)
-    if definition is None or definition.type != "reference" or "." in tail:
+    reachable = chain_targets(resource_type, ref_name, inner_name)
+    if "." in tail or not reachable or (target and target not in reachable):
         return None
-    targets = [target] if target else list(RESOURCE_TYPES)
-    inner_defs = [SEARCH_PARAMS.get(t, {}).get(inner_name) for t in targets]
-    if not any(inner_defs):
-        return None
+    targets = [target] if target else reachable
     values = _split(value)
-    if base_url and any(d is not None and d.type == "reference" for d in inner_defs):
+    if base_url and any(SEARCH_PARAMS[t][inner_name].type == "reference" for t in targets):
         values = tuple(local_ref(v, base_url) for v in values)
     inner = SearchParam(inner_name, values, inner_modifier or None)
     return SearchParam(ref_name, values, target or None, chain=inner)

@@ -20,7 +20,7 @@ from service.errors import BadRequest, FhirError
 from service.store.dates import InvalidDate, date_range
 from service.store.indexing import normalise, split_reference
 from service.store.model import SearchParam, SearchQuery
-from service.store.search_params import SEARCH_PARAMS, SearchParamDef
+from service.store.search_params import SEARCH_PARAMS, SearchParamDef, chain_targets
 from service.store.tables import resources, search_index
 
 r, si = resources.c, search_index.c
@@ -92,20 +92,21 @@ def _param_condition(rtype: str, definition: SearchParamDef, param: SearchParam)
 def _chained(rtype: str, definition: SearchParamDef, param: SearchParam,
              visible: Condition) -> Condition:
     """The resources whose `definition` reference points at a resource (of `param.modifier`,
-    else of any type having the chained parameter) that matches `param.chain` and that the
-    caller may see. Each target's search is its own uncorrelated subquery on `resources`
-    (the same conditions `where` gives a search of that type); the reference rows are read
-    through an alias of `search_index`, so neither level correlates with the other."""
+    else of any type it may point at that has the chained parameter) that matches
+    `param.chain` and that the caller may see. Each target's search is its own uncorrelated
+    subquery on `resources` (the conditions `where` gives a search of that type); the
+    reference rows are read through an alias of `search_index`, so neither level
+    correlates with the other."""
     chain = param.chain
     if definition.type != "reference" or chain is None:
         raise _bad(definition, f"{param.text} is not a chain through a reference")
-    targets = [param.modifier] if param.modifier else [
-        t for t, defs in SEARCH_PARAMS.items() if chain.name in defs]
+    reachable = chain_targets(rtype, definition.name, chain.name)
+    targets = [param.modifier] if param.modifier else list(reachable)
+    if not targets or any(t not in reachable for t in targets):
+        raise _bad(definition, f"{param.text} reaches no resource type with that parameter")
     ref = search_index.alias("chain_ref")
     per_target = []
     for target in targets:
-        if chain.name not in SEARCH_PARAMS.get(target, {}):
-            raise _bad(definition, f"{target} has no search parameter {chain.name!r}")
         found = select(r.id).where(*where(SearchQuery(target, (chain,)), visible))
         per_target.append(and_(ref.c.system == target, ref.c.norm.in_(found.correlate(None))))
     rows = select(ref.c.resource_id).where(

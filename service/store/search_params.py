@@ -9,10 +9,11 @@ used at write time; each type's parameters compile into one plan of steps (`_PLA
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from functools import partial
+from dataclasses import dataclass, replace
+from functools import cache, partial
 from typing import Any, Final, Literal
 
+from profiles.structure import reference_targets
 from service.store import indexing
 from service.store.indexing import Each, IndexValue, Step
 
@@ -27,6 +28,7 @@ class SearchParamDef:
     paths: tuple[tuple[str, ...], ...] = ()  # JSON paths walked at write time
     each: Each | None = None  # (param name, node at a path) -> index values
     indexed: bool = True  # False: a column of `resources` (_id, _lastUpdated)
+    only: frozenset[str] = frozenset()  # a reference's `.where(resolve() is X)` types
 
 
 def _def(name: str, ptype: ParamType, expression: str, paths: tuple[str, ...],
@@ -41,7 +43,9 @@ def token(name: str, expression: str, *paths: str) -> SearchParamDef:
 
 def reference(name: str, expression: str, *paths: str, only: str = "") -> SearchParamDef:
     types = frozenset(only.split()) if only else frozenset()
-    return _def(name, "reference", expression, paths, partial(indexing.references, types=types))
+    definition = _def(name, "reference", expression, paths,
+                      partial(indexing.references, types=types))
+    return replace(definition, only=types)
 
 
 def date(name: str, expression: str, *paths: str) -> SearchParamDef:
@@ -181,6 +185,23 @@ SEARCH_PARAMS: Final[Mapping[str, Mapping[str, SearchParamDef]]] = {
     }
     for rtype, specific in _SPECIFIC.items()
 }
+
+@cache
+def chain_targets(resource_type: str, name: str, chained: str) -> tuple[str, ...]:
+    """The stored types a chain `name.chained` on `resource_type` can reach: those the
+    reference parameter `name` may point at (the R4 definitions' target types, narrowed
+    by its `.where(resolve() is X)`) that have a search parameter `chained`."""
+    definition = SEARCH_PARAMS.get(resource_type, {}).get(name)
+    if definition is None or definition.type != "reference":
+        return ()
+    allowed: set[str] = set()
+    for path in definition.paths:
+        targets = reference_targets(resource_type, path)
+        allowed |= set(RESOURCE_TYPES) if targets is None else targets
+    if definition.only:
+        allowed &= definition.only
+    return tuple(t for t in RESOURCE_TYPES if t in allowed and chained in SEARCH_PARAMS[t])
+
 
 def steps_of(definition: SearchParamDef) -> tuple[Step, ...]:
     """The extraction steps of one parameter, one per JSON path (none for column params)."""

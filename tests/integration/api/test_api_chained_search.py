@@ -81,7 +81,9 @@ async def test_what_is_not_a_chain_is_reported_or_refused(api: httpx.AsyncClient
                                                           kit: Kit) -> None:
     refs = await two_referrals(kit)
     for odd in ("status.code", "subject.nope", "subject.organization.name",
-                "subject:Nonsense.name", "subject:Task.name"):
+                "subject:Nonsense.name", "subject:Task.name",
+                "subject:Practitioner.name",  # subject never points at a Practitioner
+                "patient:Location.name"):  # nor patient at anything but a Patient
         page = (await api.get("ServiceRequest", params={odd: "x",
                                                         "requester": refs["role"]})).json()
         assert page["total"] == 2, odd  # ignored, not applied
@@ -92,6 +94,11 @@ async def test_what_is_not_a_chain_is_reported_or_refused(api: httpx.AsyncClient
     bad = await api.get("ServiceRequest", params={"subject.birthdate": "not-a-date"})
     issues = kit.outcome(bad, 400)
     assert kit.expressions(issues) == {"Patient.birthDate"}
+    # the fault is the chained parameter's, under a type the reference may point at
+    odd_modifier = await api.get("ServiceRequest", params={"requester.name:bogus": "x"})
+    where = kit.expressions(kit.outcome(odd_modifier, 400))
+    assert where and all(e.split(".")[0] in {"Organization", "Patient", "Practitioner"}
+                         for e in where), where
 
 
 async def test_a_target_the_caller_may_not_see_matches_nothing(api: httpx.AsyncClient,
