@@ -1,18 +1,24 @@
 """Transaction and batch Bundles: reading the request, shaping the response (pure).
 
-http.html#transaction: entries are processed DELETE, POST, PUT, GET; `fullUrl` references
+http.html#transaction: entries are processed DELETE, POST, PUT, PATCH, GET; `fullUrl` references
 between entries are rewritten to the ids the server assigns; a transaction succeeds or
 fails whole, and its failure's OperationOutcome points at `Bundle.entry[i]...`. A batch
 entry that cannot be read fails alone (`read_bundle`). Every Bundle: fullUrl unique
-(bdl-7). A transaction: no two DELETE/PUT entries on one resource (http.html#trules).
+(bdl-7). A transaction: no two DELETE/PUT/PATCH entries on one resource (http.html#trules).
+A PATCH entry carries its JSON Patch as a Binary (`contentType` application/json-patch+json,
+the patch base64 in `data`), as http.html#transaction describes.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import http
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
+
+import orjson
 
 from profiles.issues import Issue, to_operation_outcome
 from service.api.headers import (
@@ -20,15 +26,17 @@ from service.api.headers import (
     VersionMatch,
     check_if_none_exist,
     etag,
+    media_type,
     parse_version_match,
 )
+from service.api.json_patch import PATCH_MEDIA_TYPE
 from service.api.references import local_ref
 from service.api.urls import Urls
 from service.errors import BadRequest, FhirError
 from service.store.model import StoredResource
 
-Method = Literal["GET", "POST", "PUT", "DELETE"]
-METHODS: tuple[Method, ...] = ("DELETE", "POST", "PUT", "GET")  # processing order
+Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
+METHODS: tuple[Method, ...] = ("DELETE", "POST", "PUT", "PATCH", "GET")  # processing order
 BundleKind = Literal["transaction", "batch"]
 
 
@@ -41,6 +49,7 @@ class Entry:
     resource: dict[str, Any] | None = None
     if_none_exist: str | None = None
     if_match: VersionMatch | None = None
+    patch: Any = None  # a PATCH entry's JSON Patch operations, decoded from its Binary
 
     @property
     def where(self) -> str:
@@ -128,7 +137,7 @@ def check_overlaps(entries: Iterable[Entry]) -> None:
     """http.html#trules: identities may not overlap in DELETE, POST and PUT; 400."""
     seen: dict[str, Entry] = {}
     for entry in entries:
-        if entry.method not in ("DELETE", "PUT"):
+        if entry.method not in ("DELETE", "PUT", "PATCH"):
             continue
         first = seen.setdefault(entry.path, entry)
         if first is not entry:
@@ -149,15 +158,18 @@ def parse_entry(index: int, raw: Any, base_url: str) -> Entry:
     url = request.get("url")
     if method not in METHODS or not isinstance(url, str) or not url:
         raise BadRequest.of(
-            "request.method (GET/POST/PUT/DELETE) and url are required",
+            "request.method (GET/POST/PUT/PATCH/DELETE) and url are required",
             f"{where}.request",
             code="required",
         )
     resource = raw.get("resource")
-    if method in ("POST", "PUT") and not isinstance(resource, dict):
+    if method in ("POST", "PUT", "PATCH") and not isinstance(resource, dict):
         raise BadRequest.of(
             f"a {method} entry needs a resource", f"{where}.resource", code="required"
         )
+    patch = None
+    if method == "PATCH":
+        patch, resource = patch_of(resource, f"{where}.resource"), None
     entry = Entry(
         index,
         method,
@@ -166,9 +178,30 @@ def parse_entry(index: int, raw: Any, base_url: str) -> Entry:
         resource if isinstance(resource, dict) else None,
         _if_none_exist(request.get("ifNoneExist"), where),
         _if_match(request.get("ifMatch"), where),
+        patch,
     )
     check_entry(entry)
     return entry
+
+
+def patch_of(binary: Any, where: str) -> Any:
+    """The JSON Patch a PATCH entry's Binary holds (400 for anything else: FHIRPath Patch,
+    another content type, data that is not base64 JSON)."""
+    if binary.get("resourceType") != "Binary":
+        raise BadRequest.of(
+            "a PATCH entry takes a JSON Patch as a Binary (FHIRPath Patch is not supported)",
+            f"{where}.resourceType", code="not-supported",
+        )
+    if media_type(binary.get("contentType")) != PATCH_MEDIA_TYPE:
+        raise BadRequest.of(f"the Binary of a PATCH entry must be {PATCH_MEDIA_TYPE}",
+                            f"{where}.contentType", code="not-supported")
+    data = binary.get("data")
+    try:
+        return orjson.loads(base64.b64decode(data if isinstance(data, str) else "",
+                                             validate=True))
+    except (binascii.Error, ValueError):  # orjson.JSONDecodeError is a ValueError
+        raise BadRequest.of("the Binary's data must be a base64-encoded JSON Patch",
+                            f"{where}.data", code="structure") from None
 
 
 def _if_match(value: Any, where: str) -> VersionMatch | None:
@@ -188,7 +221,7 @@ def _if_none_exist(value: Any, where: str) -> str | None:
 def check_entry(entry: Entry) -> None:
     """The url fits the method: `Type` for POST, `Type/id` for PUT and DELETE."""
     parts = entry.path.split("/")
-    wants = {"POST": 1, "PUT": 2, "DELETE": 2}.get(entry.method)
+    wants = {"POST": 1, "PUT": 2, "PATCH": 2, "DELETE": 2}.get(entry.method)
     if wants is not None and (len(parts) != wants or entry.query):
         shape = "Type" if wants == 1 else "Type/id (conditional forms are not supported)"
         raise BadRequest.of(

@@ -288,15 +288,23 @@ async def patch(
     async with store.begin(caller) as repo:
         current = await repo.read(resource_type, rid)
         content = apply_patch(current.content, operations)
-        if content.get("id") != rid or content.get("resourceType") != resource_type:
-            raise Unprocessable.of("a patch may not change id or resourceType", code="invariant")
-        content = literal_references(content, base_url)
+        content = patched_content(resource_type, rid, content, base_url)
         issues = check_valid(content)
-        done = await write_update(repo, resource_type, rid, content, _guard(expected, current))
+        done = await write_update(repo, resource_type, rid, content,
+                                  patch_guard(expected, current))
     return Written(done.stored, created=False, issues=issues)
 
 
-def _guard(expected: int | None, current: StoredResource) -> int | None:
+def patched_content(resource_type: str, rid: str, content: dict[str, Any],
+                    base_url: str) -> dict[str, Any]:
+    """A patch's result as an update takes it: same id and type (422), references as a PUT
+    body's (a conditional one is 400, one absolute on our base becomes relative)."""
+    if content.get("id") != rid or content.get("resourceType") != resource_type:
+        raise Unprocessable.of("a patch may not change id or resourceType", code="invariant")
+    return literal_references(content, base_url)
+
+
+def patch_guard(expected: int | None, current: StoredResource) -> int | None:
     """A Task change needs If-Match from an organisation; other types patch what was read."""
     if current.resource_type == "Task":
         return expected

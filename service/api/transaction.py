@@ -2,7 +2,8 @@
 
 A transaction is planned (ids assigned, `fullUrl` references rewritten, every resource
 validated) before the database is touched, then executed in ONE `store.begin`: deletes,
-creates (one `create_many`, referral Tasks included), updates, reads. Creates alone that
+creates (one `create_many`, referral Tasks included), updates, patches (each applied to the
+version it reads there, then validated as an update), reads. Creates alone that
 need no routing or feedback run as that one `create_many` statement in `Store.one_shot`
 (`one_statement`), as a plain create does. A lost claim race
 (`ClaimTaken`) rolls everything back and the whole transaction is re-run knowing the claim
@@ -12,6 +13,7 @@ A batch runs each entry as a one-entry transaction and reports each outcome.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -33,6 +35,7 @@ from service.api.bundles import (
     response_entry,
 )
 from service.api.headers import Handling, Prefer, check_criteria
+from service.api.json_patch import apply_patch
 from service.api.references import (
     is_conditional,
     localise_references,
@@ -82,6 +85,7 @@ class Plan:
     contents: dict[int, dict[str, Any]] = field(default_factory=dict)  # rewritten bodies
     conditions: dict[int, ParsedSearch] = field(default_factory=dict)  # ifNoneExist
     issues: dict[int, tuple[Issue, ...]] = field(default_factory=dict)
+    patches: dict[int, Any] = field(default_factory=dict)  # PATCH ops, fullUrls rewritten
     # Conditional references (`Patient?identifier=s|v`) -> (their search, where first seen)
     searches: dict[str, tuple[ParsedSearch, str]] = field(default_factory=dict)
 
@@ -122,6 +126,8 @@ def plan(entries: list[Entry], max_count: int, base_url: str = "") -> Plan:
                 out.conditions[entry.index] = interactions.conditional(
                     entry.resource_type, query, max_count, base_url
                 )
+    for entry in in_order(entries, "PATCH"):
+        out.patches[entry.index] = patch_references(entry.patch, mapping)
     for index, ref in out.refs.items():
         entry = out.entry(index)
         body = entry.resource or {}
@@ -161,6 +167,23 @@ def _conditional_references(p: Plan, entry: Entry, max_count: int, base_url: str
             p.searches[ref] = (parsed, where)
         except FhirError as exc:
             raise BadRequest(*(rebase(i, where) for i in exc.issues)) from exc
+
+
+def patch_references(operations: Any, mapping: Mapping[str, str]) -> Any:
+    """A patch's values with `fullUrl` references rewritten: a Reference (or anything
+    holding one) as an op's value, and a bare string set at a `/reference` path."""
+    if not isinstance(operations, list):
+        return operations  # apply_patch says what is wrong with it
+    out = []
+    for op in operations:
+        if isinstance(op, dict) and "value" in op:
+            value = op["value"]
+            if (isinstance(value, str) and isinstance(op.get("path"), str)
+                    and op["path"].endswith("/reference")):
+                value = mapping.get(value, value)
+            op = {**op, "value": rewrite_references(value, mapping)}
+        out.append(op)
+    return out
 
 
 def _validate(p: Plan) -> None:
@@ -228,6 +251,8 @@ async def _execute(repo: Repository, ctx: Context, p: Plan, taken: set[Claim]) -
     contents, items = await _prepare(repo, p, existing, taken, resolved)
     results += await _create(repo, p, items, existing, ctx.settings.base_url)
     results += [await _update(repo, p, e, contents[e.index]) for e in in_order(p.entries, "PUT")]
+    results += [await _patch(repo, p, e, resolved, ctx.settings.base_url)
+                for e in in_order(p.entries, "PATCH")]
     results += [await _get(repo, ctx, e) for e in in_order(p.entries, "GET")]
     return sorted(results, key=lambda r: r.entry.index)
 
@@ -365,6 +390,42 @@ async def _update(repo: Repository, p: Plan, entry: Entry, content: dict[str, An
             raise interactions.no_update_create(kind, rid) from exc
     status = 201 if done.recreated else 200
     return EntryResult(entry, status, done.stored, issues=p.issues[entry.index])
+
+
+async def _patch(repo: Repository, p: Plan, entry: Entry, resolved: Mapping[str, str],
+                 base_url: str) -> EntryResult:
+    """A PATCH entry: applied to the version read here, checked as a PATCH request's result
+    (`interactions.patch`), written as an update (a Task through its status machine)."""
+    with at(entry):
+        kind, _, rid = entry.path.partition("/")
+        current = await repo.read(kind, rid)
+        expected = await versions.expected_in(repo, (kind, rid), entry.if_match)
+        content = rewrite_references(_applied(current.content, p.patches[entry.index]),
+                                     resolved)
+        content = interactions.patched_content(kind, rid, content, base_url)
+        issues = interactions.check_valid(content)
+        done = await interactions.write_update(repo, kind, rid, content,
+                                               interactions.patch_guard(expected, current))
+    return EntryResult(entry, 200, done.stored, issues=tuple(issues))
+
+
+_OPERATION = re.compile(r"Patch\[(\d+)\]")
+
+
+def _applied(content: dict[str, Any], operations: Any) -> dict[str, Any]:
+    """`apply_patch`, its faults pointed at the Binary's data (`Patch[2]` is operation 2)."""
+    try:
+        return apply_patch(content, operations)
+    except FhirError as exc:
+        moved = exc.__class__.__new__(exc.__class__)
+        Exception.__init__(moved, *exc.args)
+        moved.__dict__.update(exc.__dict__)
+        moved.issues = tuple(
+            Issue(i.severity, i.code, "resource.data",
+                  _OPERATION.sub(r"operation \1", i.expression) + f": {i.message}"
+                  if i.expression else i.message)
+            for i in exc.issues)
+        raise moved from exc
 
 
 async def _get(repo: Repository, ctx: Context, entry: Entry) -> EntryResult:

@@ -78,7 +78,8 @@ def test_parse_bundle_entries() -> None:
             },
             "Bundle.entry[0].request.url",
         ),
-        ({"request": {"method": "PATCH", "url": "Patient/1"}}, "Bundle.entry[0].request"),
+        ({"request": {"method": "OPTIONS", "url": "Patient/1"}}, "Bundle.entry[0].request"),
+        ({"request": {"method": "PATCH", "url": "Patient/1"}}, "Bundle.entry[0].resource"),
     ],
 )
 def test_bad_entries_point_at_the_fault(raw: dict[str, object], where: str) -> None:
