@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import http
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -134,7 +135,7 @@ def check_full_urls(raw: list[Any]) -> None:
 
 
 def check_overlaps(entries: Iterable[Entry]) -> None:
-    """http.html#trules: identities may not overlap in DELETE, POST and PUT; 400."""
+    """http.html#trules: identities may not overlap in DELETE, PUT and PATCH; 400."""
     seen: dict[str, Entry] = {}
     for entry in entries:
         if entry.method not in ("DELETE", "PUT", "PATCH"):
@@ -184,6 +185,9 @@ def parse_entry(index: int, raw: Any, base_url: str) -> Entry:
     return entry
 
 
+_XSD_SPACE = re.compile(r"[ \t\n\r]")
+
+
 def patch_of(binary: Any, where: str) -> Any:
     """The JSON Patch a PATCH entry's Binary holds (400 for anything else: FHIRPath Patch,
     another content type, data that is not base64 JSON)."""
@@ -192,13 +196,14 @@ def patch_of(binary: Any, where: str) -> Any:
             "a PATCH entry takes a JSON Patch as a Binary (FHIRPath Patch is not supported)",
             f"{where}.resourceType", code="not-supported",
         )
-    if media_type(binary.get("contentType")) != PATCH_MEDIA_TYPE:
+    kind = binary.get("contentType")
+    if not isinstance(kind, str) or media_type(kind) != PATCH_MEDIA_TYPE:
         raise BadRequest.of(f"the Binary of a PATCH entry must be {PATCH_MEDIA_TYPE}",
                             f"{where}.contentType", code="not-supported")
     data = binary.get("data")
-    try:
-        return orjson.loads(base64.b64decode(data if isinstance(data, str) else "",
-                                             validate=True))
+    try:  # base64Binary may hold whitespace (datatypes.html#base64Binary)
+        text = _XSD_SPACE.sub("", data) if isinstance(data, str) else ""
+        return orjson.loads(base64.b64decode(text, validate=True))
     except (binascii.Error, ValueError):  # orjson.JSONDecodeError is a ValueError
         raise BadRequest.of("the Binary's data must be a base64-encoded JSON Patch",
                             f"{where}.data", code="structure") from None
@@ -279,7 +284,7 @@ def response_entry(urls: Urls, result: EntryResult, prefer: Prefer) -> dict[str,
             "etag": etag(stored.version_id),
             "lastModified": stored.last_updated.isoformat(timespec="milliseconds"),
         }
-        if result.entry.method in ("POST", "PUT"):
+        if result.entry.method in ("POST", "PUT", "PATCH"):
             response["location"] = f"{stored.ref}/_history/{stored.version_id}"
     body = result.resource if result.resource is not None else (stored.content if stored else None)
     if prefer.return_ == "OperationOutcome" and result.entry.method != "GET":

@@ -119,6 +119,8 @@ def plan(entries: list[Entry], max_count: int, base_url: str = "") -> Plan:
             out.refs[entry.index] = entry.path
         if entry.full_url and entry.index in out.refs:
             mapping[entry.full_url] = out.refs[entry.index]
+        elif entry.full_url and entry.method == "PATCH":
+            mapping[entry.full_url] = entry.path
     for entry in entries:
         if entry.index in out.refs and entry.method == "POST" and entry.if_none_exist:
             with at(entry):
@@ -251,7 +253,10 @@ async def _execute(repo: Repository, ctx: Context, p: Plan, taken: set[Claim]) -
     contents, items = await _prepare(repo, p, existing, taken, resolved)
     results += await _create(repo, p, items, existing, ctx.settings.base_url)
     results += [await _update(repo, p, e, contents[e.index]) for e in in_order(p.entries, "PUT")]
-    results += [await _patch(repo, p, e, resolved, ctx.settings.base_url)
+    # a patch's references to POSTs that matched (ifNoneExist) or lost a claim race go to
+    # the resource they resolved to; conditional references stay 400 in a patch, as in PATCH
+    matched = {p.refs[i]: found.ref for i, found in existing.items()}
+    results += [await _patch(repo, p, e, matched, ctx.settings.base_url)
                 for e in in_order(p.entries, "PATCH")]
     results += [await _get(repo, ctx, e) for e in in_order(p.entries, "GET")]
     return sorted(results, key=lambda r: r.entry.index)
@@ -392,40 +397,45 @@ async def _update(repo: Repository, p: Plan, entry: Entry, content: dict[str, An
     return EntryResult(entry, status, done.stored, issues=p.issues[entry.index])
 
 
-async def _patch(repo: Repository, p: Plan, entry: Entry, resolved: Mapping[str, str],
+async def _patch(repo: Repository, p: Plan, entry: Entry, matched: Mapping[str, str],
                  base_url: str) -> EntryResult:
     """A PATCH entry: applied to the version read here, checked as a PATCH request's result
-    (`interactions.patch`), written as an update (a Task through its status machine)."""
+    (`interactions.patch`), written as an update (a Task through its status machine). The
+    entry's resource is the Binary, so every issue points at its `data`, the element of
+    the result named in the message."""
     with at(entry):
         kind, _, rid = entry.path.partition("/")
         current = await repo.read(kind, rid)
         expected = await versions.expected_in(repo, (kind, rid), entry.if_match)
-        content = rewrite_references(_applied(current.content, p.patches[entry.index]),
-                                     resolved)
-        content = interactions.patched_content(kind, rid, content, base_url)
-        issues = interactions.check_valid(content)
-        done = await interactions.write_update(repo, kind, rid, content,
-                                               interactions.patch_guard(expected, current))
-    return EntryResult(entry, 200, done.stored, issues=tuple(issues))
+        try:
+            content = apply_patch(current.content, p.patches[entry.index])
+            content = rewrite_references(content, matched)
+            content = interactions.patched_content(kind, rid, content, base_url)
+            issues = tuple(_in_data(i) for i in interactions.check_valid(content))
+            done = await interactions.write_update(repo, kind, rid, content,
+                                                   interactions.patch_guard(expected, current))
+        except FhirError as exc:
+            raise _moved_to_data(exc) from exc
+    return EntryResult(entry, 200, done.stored, issues=issues)
 
 
 _OPERATION = re.compile(r"Patch\[(\d+)\]")
 
 
-def _applied(content: dict[str, Any], operations: Any) -> dict[str, Any]:
-    """`apply_patch`, its faults pointed at the Binary's data (`Patch[2]` is operation 2)."""
-    try:
-        return apply_patch(content, operations)
-    except FhirError as exc:
-        moved = exc.__class__.__new__(exc.__class__)
-        Exception.__init__(moved, *exc.args)
-        moved.__dict__.update(exc.__dict__)
-        moved.issues = tuple(
-            Issue(i.severity, i.code, "resource.data",
-                  _OPERATION.sub(r"operation \1", i.expression) + f": {i.message}"
-                  if i.expression else i.message)
-            for i in exc.issues)
-        raise moved from exc
+def _in_data(issue: Issue) -> Issue:
+    """An issue of a patch (`Patch[2]`: operation 2) or of its result (`Patient.gender`),
+    at the Binary's `data`, what it was about leading the message."""
+    about = _OPERATION.sub(r"operation \1", issue.expression) if issue.expression else None
+    message = f"{about}: {issue.message}" if about else issue.message
+    return Issue(issue.severity, issue.code, "resource.data", message)
+
+
+def _moved_to_data(exc: FhirError) -> FhirError:
+    moved = exc.__class__.__new__(exc.__class__)
+    Exception.__init__(moved, *exc.args)
+    moved.__dict__.update(exc.__dict__)
+    moved.issues = tuple(_in_data(i) for i in exc.issues)
+    return moved
 
 
 async def _get(repo: Repository, ctx: Context, entry: Entry) -> EntryResult:

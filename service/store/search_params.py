@@ -188,19 +188,25 @@ SEARCH_PARAMS: Final[Mapping[str, Mapping[str, SearchParamDef]]] = {
 
 @cache
 def chain_targets(resource_type: str, name: str, chained: str) -> tuple[str, ...]:
-    """The stored types a chain `name.chained` on `resource_type` can reach: those the
-    reference parameter `name` may point at (the R4 definitions' target types, narrowed
-    by its `.where(resolve() is X)`) that have a search parameter `chained`."""
+    """The stored types a chain `name.chained` on `resource_type` searches: every type
+    with a search parameter `chained` (neither fhir.resources nor the profiles refuse a
+    reference to a type its element does not list, so such references are stored and
+    must be found), those the reference may point at first (the R4B definitions' target
+    types, narrowed by `.where(resolve() is X)`), so that a fault in the chained value is
+    reported under one of them. Empty when `name` is not a reference parameter."""
     definition = SEARCH_PARAMS.get(resource_type, {}).get(name)
     if definition is None or definition.type != "reference":
         return ()
-    allowed: set[str] = set()
+    listed: set[str] = set()
     for path in definition.paths:
         targets = reference_targets(resource_type, path)
-        allowed |= set(RESOURCE_TYPES) if targets is None else targets
+        listed |= set(RESOURCE_TYPES) if targets is None else targets
     if definition.only:
-        allowed &= definition.only
-    return tuple(t for t in RESOURCE_TYPES if t in allowed and chained in SEARCH_PARAMS[t])
+        listed &= definition.only
+    having = [t for t in RESOURCE_TYPES if chained in SEARCH_PARAMS[t]]
+    if definition.only:  # `patient`: the index holds only references to those types
+        having = [t for t in having if t in definition.only]
+    return tuple(sorted(having, key=lambda t: t not in listed))
 
 
 def steps_of(definition: SearchParamDef) -> tuple[Step, ...]:

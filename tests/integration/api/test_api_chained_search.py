@@ -82,8 +82,7 @@ async def test_what_is_not_a_chain_is_reported_or_refused(api: httpx.AsyncClient
     refs = await two_referrals(kit)
     for odd in ("status.code", "subject.nope", "subject.organization.name",
                 "subject:Nonsense.name", "subject:Task.name",
-                "subject:Practitioner.name",  # subject never points at a Practitioner
-                "patient:Location.name"):  # nor patient at anything but a Patient
+                "patient:Location.name"):  # `patient` holds references to Patients only
         page = (await api.get("ServiceRequest", params={odd: "x",
                                                         "requester": refs["role"]})).json()
         assert page["total"] == 2, odd  # ignored, not applied
@@ -95,10 +94,26 @@ async def test_what_is_not_a_chain_is_reported_or_refused(api: httpx.AsyncClient
     issues = kit.outcome(bad, 400)
     assert kit.expressions(issues) == {"Patient.birthDate"}
     # the fault is the chained parameter's, under a type the reference may point at
-    odd_modifier = await api.get("ServiceRequest", params={"requester.name:bogus": "x"})
+    # (ServiceRequest has `identifier` too, but a subject is never a ServiceRequest)
+    odd_modifier = await api.get("ServiceRequest", params={"subject.identifier:bogus": "x"})
     where = kit.expressions(kit.outcome(odd_modifier, 400))
-    assert where and all(e.split(".")[0] in {"Organization", "Patient", "Practitioner"}
-                         for e in where), where
+    assert where and all(e.split(".")[0] in {"Location", "Patient"} for e in where), where
+    # a target type the element does not list still filters: nothing matches
+    listed_not = (await api.get("ServiceRequest", params={
+        "subject:Practitioner.name": "x", "requester": refs["role"]})).json()
+    assert listed_not["total"] == 0
+
+
+async def test_a_chain_finds_references_to_types_the_element_does_not_list(
+        api: httpx.AsyncClient, kit: Kit) -> None:
+    """Neither fhir.resources nor the profiles refuse `CarePlan.subject = Organization/..`
+    (R4 lists Patient and Group); a chain must find what was stored."""
+    clinic = await kit.post(kit.organization("Klinikk Nord"))
+    plan = await kit.post({"resourceType": "CarePlan", "status": "active", "intent": "plan",
+                           "subject": {"reference": f"Organization/{clinic['id']}"}})
+    for name in ("subject.name", "subject:Organization.name"):
+        page = (await api.get("CarePlan", params={name: "klinikk nord"})).json()
+        assert ids(page) == {f"CarePlan/{plan['id']}"}, name
 
 
 async def test_a_target_the_caller_may_not_see_matches_nothing(api: httpx.AsyncClient,
