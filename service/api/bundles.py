@@ -15,7 +15,7 @@ import base64
 import binascii
 import http
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -262,10 +262,15 @@ def rebase(issue: Issue, where: str) -> Issue:
 
 def rebased(exc: FhirError, where: str) -> FhirError:
     """The same error (class, status, attributes) with its issues pointing into the entry."""
+    return with_issues(exc, lambda issue: rebase(issue, where))
+
+
+def with_issues(exc: FhirError, change: Callable[[Issue], Issue]) -> FhirError:
+    """The same error (class, status, attributes) with each issue changed by `change`."""
     moved = exc.__class__.__new__(exc.__class__)
     Exception.__init__(moved, *exc.args)
     moved.__dict__.update(exc.__dict__)
-    moved.issues = tuple(rebase(i, where) for i in exc.issues)
+    moved.issues = tuple(change(i) for i in exc.issues)
     return moved
 
 

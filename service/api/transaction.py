@@ -33,6 +33,7 @@ from service.api.bundles import (
     rebased,
     response_bundle,
     response_entry,
+    with_issues,
 )
 from service.api.headers import Handling, Prefer, check_criteria
 from service.api.json_patch import apply_patch
@@ -415,7 +416,7 @@ async def _patch(repo: Repository, p: Plan, entry: Entry, matched: Mapping[str, 
             done = await interactions.write_update(repo, kind, rid, content,
                                                    interactions.patch_guard(expected, current))
         except FhirError as exc:
-            raise _moved_to_data(exc) from exc
+            raise with_issues(exc, _in_data) from exc
     return EntryResult(entry, 200, done.stored, issues=issues)
 
 
@@ -429,13 +430,6 @@ def _in_data(issue: Issue) -> Issue:
     message = f"{about}: {issue.message}" if about else issue.message
     return Issue(issue.severity, issue.code, "resource.data", message)
 
-
-def _moved_to_data(exc: FhirError) -> FhirError:
-    moved = exc.__class__.__new__(exc.__class__)
-    Exception.__init__(moved, *exc.args)
-    moved.__dict__.update(exc.__dict__)
-    moved.issues = tuple(_in_data(i) for i in exc.issues)
-    return moved
 
 
 async def _get(repo: Repository, ctx: Context, entry: Entry) -> EntryResult:
