@@ -14,7 +14,7 @@ from importlib.resources import files
 from importlib.resources.abc import Traversable
 from typing import Any, Final
 
-from profiles import canonical, r4_core
+from profiles import canonical, r4_core, reference_targets
 from profiles.codings import codings
 from profiles.differential import compile_profile, core_type
 from profiles.rules import RuleTree, merge
@@ -95,6 +95,8 @@ def package() -> Package:
     expansions |= {u: expand(r, systems) for u, r in resources.items()
                    if r["resourceType"] == "ValueSet"}
     pkg = Package(resources, expansions, {}, r4_core.build_all(core_data), core_data, {})
+    for tree in pkg.core.values():
+        reference_targets.add_to(tree)
     for url, sd in resources.items():
         if sd["resourceType"] == "StructureDefinition" and sd.get("kind") == "resource":
             pkg.profiles[url] = compile_profile(sd, pkg.expansions.__getitem__, pkg.type_of)

@@ -149,3 +149,17 @@ async def test_unknown_route_and_bad_search_values_are_outcomes(
 ) -> None:
     kit.outcome(await api.get("Patient", params={"_count": "many"}), 400)
     kit.outcome(await api.get("/nowhere"), 404)
+
+
+async def test_a_reference_to_a_type_its_element_does_not_list_is_422(
+        api: httpx.AsyncClient, kit: Any) -> None:
+    """FHIR R4: CarePlan.subject is Reference(Patient | Group); fhir.resources does not check
+    target types, the base rules do; nothing is stored."""
+    clinic = await kit.post(kit.organization())
+    before = await kit.count("CarePlan")
+    response = await api.post("CarePlan", json={
+        "resourceType": "CarePlan", "status": "active", "intent": "plan",
+        "subject": {"reference": f"Organization/{clinic['id']}"}})
+    issues = kit.outcome(response, 422)
+    assert kit.expressions(issues) == {"CarePlan.subject.reference"}
+    assert await kit.count("CarePlan") == before

@@ -1,0 +1,71 @@
+"""Base R4 reference target types: a literal reference must name a type its element lists."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from profiles.reference_targets import target_type
+from profiles.validate import validate_resource
+
+
+def errors_at(resource: dict[str, Any]) -> dict[str, str]:
+    return {i.expression or "": i.message for i in validate_resource(resource)
+            if i.severity == "error"}
+
+
+def care_plan(**elements: Any) -> dict[str, Any]:
+    return {"resourceType": "CarePlan", "status": "active", "intent": "plan",
+            "subject": {"reference": "Patient/1"}, **elements}
+
+
+@pytest.mark.parametrize(("resource", "where", "named"), [
+    (care_plan(subject={"reference": "Organization/1"}), "CarePlan.subject.reference",
+     "Group, Patient"),
+    (care_plan(subject={"reference": "http://other.example/fhir/Endpoint/1"}),
+     "CarePlan.subject.reference", "not Endpoint"),
+    (care_plan(subject={"reference": "Location?identifier=x|1"}),
+     "CarePlan.subject.reference", "not Location"),
+    (care_plan(identifier=[{"value": "1", "assigner": {"reference": "Patient/2"}}]),
+     "CarePlan.identifier[0].assigner.reference", "Organization, not Patient"),
+    (care_plan(note=[{"text": "x", "authorReference": {"reference": "Location/1"}}]),
+     "CarePlan.note[0].author.reference", "not Location"),
+    ({"resourceType": "Patient", "generalPractitioner": [
+        {"reference": "Practitioner/1"}, {"reference": "Device/1"}]},
+     "Patient.generalPractitioner[1].reference", "not Device"),
+])
+def test_a_reference_to_a_type_the_element_does_not_list_is_an_error(
+        resource: dict[str, Any], where: str, named: str) -> None:
+    found = errors_at(resource)
+    assert where in found, found
+    assert named in found[where] and found[where].startswith("FHIR R4: ")
+
+
+@pytest.mark.parametrize("reference", [
+    "Patient/1", "Group/2", "http://other.example/fhir/Patient/1", "Patient/1/_history/2",
+    "Patient?identifier=x|1", "#contained", "urn:uuid:0b7c4e9e-5a3d-4f2b-8c1d-000000000002",
+    "http://example.org/not-a-fhir-url",
+])
+def test_listed_types_and_references_naming_no_type_pass(reference: str) -> None:
+    plan = care_plan(subject={"reference": reference})
+    if reference == "#contained":
+        plan["contained"] = [{"resourceType": "Patient", "id": "contained"}]
+    assert not any(e.endswith("subject.reference") for e in errors_at(plan))
+
+
+def test_an_element_that_takes_any_type_is_not_checked() -> None:
+    task = {"resourceType": "Task", "status": "requested", "intent": "order",
+            "focus": {"reference": "Endpoint/1"}, "for": {"reference": "Device/1"}}
+    base = [m for m in errors_at(task).values() if m.startswith("FHIR R4: ")]
+    assert base == []  # (the ReferralTask profile has its own rules for focus and for)
+
+
+def test_target_type() -> None:
+    assert target_type("Patient/1") == "Patient"
+    assert target_type("https://x.example/base/fhir/Organization/a-1/_history/3") == (
+        "Organization")
+    assert target_type("Organization?identifier=s|v") == "Organization"
+    for none in ("#x", "urn:uuid:1", "urn:oid:1.2", "http://x/y", "", "patient/1", 5, None,
+                 "lower?x=1"):
+        assert target_type(none) is None, none
