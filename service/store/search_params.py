@@ -189,11 +189,11 @@ SEARCH_PARAMS: Final[Mapping[str, Mapping[str, SearchParamDef]]] = {
 @cache
 def chain_targets(resource_type: str, name: str, chained: str) -> tuple[str, ...]:
     """The stored types a chain `name.chained` on `resource_type` searches: every type
-    with a search parameter `chained` (neither fhir.resources nor the profiles refuse a
-    reference to a type its element does not list, so such references are stored and
-    must be found), those the reference may point at first (the R4B definitions' target
-    types, narrowed by `.where(resolve() is X)`), so that a fault in the chained value is
-    reported under one of them. Empty when `name` is not a reference parameter."""
+    with a search parameter `chained` (references stored before target types were
+    checked on write, `profiles/reference_targets.py`, may name any of them), those the
+    reference may point at first (the R4B definitions' target types, narrowed by
+    `.where(resolve() is X)`), so that a fault in the chained value is reported under
+    one of them. Empty when `name` is not a reference parameter."""
     definition = SEARCH_PARAMS.get(resource_type, {}).get(name)
     if definition is None or definition.type != "reference":
         return ()
