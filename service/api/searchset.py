@@ -77,6 +77,12 @@ def parse_search(
             including.append((name, value))
         elif base in CONTROL:
             _control(controls, base, value, known, ignored)
+        elif base == "_has":
+            reverse = _reverse_chained(name, value, base_url)
+            if reverse is None:
+                ignored.append(name)
+            else:
+                params.append(reverse)
         elif "." in name:
             chained = _chained(resource_type, name, value, base_url)
             if chained is None:
@@ -124,6 +130,26 @@ def _chained(resource_type: str, name: str, value: str, base_url: str) -> Search
         values = tuple(local_ref(v, base_url) for v in values)
     inner = SearchParam(inner_name, values, inner_modifier or None)
     return SearchParam(ref_name, values, target or None, chain=inner)
+
+
+def _reverse_chained(name: str, value: str, base_url: str) -> SearchParam | None:
+    """`_has:Type:reference:param[:modifier]=value` (search.html#has): the resources a
+    `Type` refers to through its reference parameter `reference`, among the `Type`s that
+    match `param`; one level (a nested `_has` is None, as is anything else unknown)."""
+    parts = name.split(":", 3)
+    if len(parts) != 4:
+        return None
+    _, source, reference, inner = parts
+    inner_name, _, inner_modifier = inner.partition(":")
+    defs = SEARCH_PARAMS.get(source, {})
+    ref_def, inner_def = defs.get(reference), defs.get(inner_name)
+    if ref_def is None or ref_def.type != "reference" or inner_def is None:
+        return None
+    values = _split(value)
+    if base_url and inner_def.type == "reference":
+        values = tuple(local_ref(v, base_url) for v in values)
+    chain = SearchParam(inner_name, values, inner_modifier or None)
+    return SearchParam("_has", values, chain=chain, has=f"{source}:{reference}")
 
 
 def _control(

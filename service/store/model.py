@@ -71,16 +71,24 @@ class SearchParam:
 
     A chained parameter (`subject:Patient.identifier=s|v`, search.html#chaining) is the
     reference parameter (`subject`, its target type as the modifier, or None for any)
-    with the parameter of the target in `chain`; `values` are the chain's."""
+    with the parameter of the target in `chain`; `values` are the chain's. A reverse
+    chain (`_has`) is described beside `has`."""
 
     name: str
     values: tuple[str, ...]
     modifier: str | None = None
     chain: SearchParam | None = None
+    # `_has:Task:focus:status=requested` (search.html#has): name `_has`, `has` the
+    # referring type and its reference parameter (`Task:focus`), `chain` the parameter
+    # the referring resources must match (`status`)
+    has: str | None = None
 
     @property
     def text(self) -> str:
-        """The parameter's name as a query names it: `name[:modifier][.chained[:modifier]]`."""
+        """The parameter's name as a query names it: `name[:modifier][.chained[:modifier]]`,
+        or `_has:Type:reference:param[:modifier]`."""
+        if self.has is not None and self.chain is not None:
+            return f"_has:{self.has}:{self.chain.text}"
         head = f"{self.name}:{self.modifier}" if self.modifier else self.name
         return f"{head}.{self.chain.text}" if self.chain is not None else head
 

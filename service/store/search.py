@@ -2,10 +2,11 @@
 indexed parameter becomes `resources.id IN (SELECT resource_id FROM search_index ...)`.
 
 Semantics follow the FHIR search page: tokens `[system]|[code]`, `:not`, `:missing`;
-references `Type/id`, bare id, `:Type`, `:identifier`, chained one level (`subject:Patient.
-identifier`: the target must match and be visible to the caller); dates as ranges with the prefixes
-eq ne gt lt ge le sa eb; strings case- and accent-insensitive starts-with, `:exact`,
-`:contains`; uri exact. Malformed values raise BadRequest with the parameter's FHIRPath.
+references `Type/id`, bare id, `:Type`, `:identifier`, chained one level
+(`subject:Patient.identifier`: the target must match and be visible to the caller) and
+reversed (`_has`); dates as ranges with the prefixes eq ne gt lt ge le sa eb; strings
+case- and accent-insensitive starts-with, `:exact`, `:contains`; uri exact. Malformed
+values raise BadRequest with the parameter's FHIRPath.
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ def where(query: SearchQuery, visible: Condition) -> list[Condition]:
     ]
     defs = SEARCH_PARAMS.get(query.resource_type, {})
     for param in query.params:
+        if param.has is not None:
+            conditions.append(_referred_by(query.resource_type, param, visible))
+            continue
         definition = defs.get(param.name)
         if definition is None:
             raise BadRequest.of(f"unknown search parameter {param.name!r}", None, "not-supported")
@@ -111,6 +115,23 @@ def _chained(rtype: str, definition: SearchParamDef, param: SearchParam,
         per_target.append(and_(ref.c.system == target, ref.c.norm.in_(found.correlate(None))))
     rows = select(ref.c.resource_id).where(
         ref.c.resource_type == rtype, ref.c.param == definition.name, or_(*per_target))
+    return r.id.in_(rows)
+
+
+def _referred_by(rtype: str, param: SearchParam, visible: Condition) -> Condition:
+    """`_has:Type:reference:param`: the resources that a `Type` the caller may see, and
+    that matches `param.chain`, refers to through `reference` (search.html#has). The
+    referring search is its own uncorrelated subquery, as in `_chained`."""
+    source, _, reference = (param.has or "").partition(":")
+    definition = SEARCH_PARAMS.get(source, {}).get(reference)
+    if definition is None or definition.type != "reference" or param.chain is None:
+        raise BadRequest.of(f"{param.text} is not a reverse chain through a reference", None,
+                            "not-supported")
+    found = select(r.id).where(*where(SearchQuery(source, (param.chain,)), visible))
+    ref = search_index.alias("has_ref")
+    rows = select(ref.c.norm).where(
+        ref.c.resource_type == source, ref.c.param == reference, ref.c.system == rtype,
+        ref.c.resource_id.in_(found.correlate(None)))
     return r.id.in_(rows)
 
 

@@ -137,3 +137,53 @@ async def test_a_conditional_create_refuses_a_chain(api: httpx.AsyncClient, kit:
     found = (await api.get("PractitionerRole", params={"practitioner.identifier":
                                                        f"{hpr['system']}|{hpr['value']}"})).json()
     assert ids(found) == {refs["role"]}
+
+
+async def test_has_finds_what_matching_resources_refer_to(api: httpx.AsyncClient,
+                                                          kit: Kit) -> None:
+    """`_has:Task:focus:status=requested` (search.html#has): the referrals a requested Task
+    is about; `Patient?_has:ServiceRequest:subject:...`: the patients referred."""
+    refs = await two_referrals(kit)
+    mine = {"requester": refs["role"]}
+    open_ones = (await api.get("ServiceRequest", params={
+        "_has:Task:focus:status": "requested", **mine})).json()
+    assert ids(open_ones) == {refs["first"], refs["second"]}
+    done = (await api.get("ServiceRequest", params={
+        "_has:Task:focus:status": "completed,cancelled", **mine})).json()
+    assert done["total"] == 0
+    other = refs["other_patient"]
+    referred = (await api.get("Patient", params={
+        "_has:ServiceRequest:subject:requester": refs["role"],
+        "_id": f"{refs['patient'].split('/')[1]},{other.split('/')[1]}"})).json()
+    assert ids(referred) == {refs["patient"], other}
+    negated = (await api.get("ServiceRequest", params={
+        "_has:Task:focus:status:not": "requested", **mine})).json()
+    assert negated["total"] == 0
+    page = (await api.get("ServiceRequest", params={
+        "_has:Task:focus:status": "requested", "_count": "1", **mine})).json()
+    following = next(link["url"] for link in page["link"] if link["relation"] == "next")
+    assert httpx.URL(following).params["_has:Task:focus:status"] == "requested"
+    # a caller who may not see the Tasks finds nothing through them
+    stranger = await kit.post(kit.organization("Annen klinikk"))
+    hidden = (await api.get("ServiceRequest", params={"_has:Task:focus:status": "requested"},
+                            headers={"X-Acting-Organization": f"Organization/{stranger['id']}"}))
+    assert hidden.json()["total"] == 0
+
+
+async def test_what_is_not_a_reverse_chain_is_reported_or_refused(api: httpx.AsyncClient,
+                                                                  kit: Kit) -> None:
+    refs = await two_referrals(kit)
+    for odd in ("_has:Task:nope:status", "_has:Task:status:status", "_has:Nonsense:focus:status",
+                "_has:Task:focus", "_has:Task:focus:_has:Provenance:target:agent",
+                "_has:Task:focus:nope"):
+        page = (await api.get("ServiceRequest", params={odd: "x",
+                                                        "requester": refs["role"]})).json()
+        assert page["total"] == 2, odd
+        assert page["entry"][-1]["search"]["mode"] == "outcome", odd
+        kit.outcome(await api.get("ServiceRequest", params={odd: "x"},
+                                   headers={"Prefer": "handling=strict"}), 400)
+    bad = await api.get("ServiceRequest", params={"_has:Task:focus:modified": "not-a-date"})
+    assert kit.expressions(kit.outcome(bad, 400)) == {"Task.lastModified"}
+    kit.outcome(await api.post("ServiceRequest", json=kit.referral(
+        refs["patient"], refs["role"], refs["clinic"]),
+        headers={"If-None-Exist": "_has:Task:focus:status=requested"}), 400)
