@@ -11,6 +11,7 @@ from profiles import identifiers
 from profiles.elements import choice_keys
 from profiles.issues import Issue, Severity
 from profiles.rules import Context
+from profiles.structure import model_class
 from profiles.terminology import Expansion
 
 # Hot loops below are plain `for` loops, not any()/all() over a generator (SIM110): a
@@ -109,11 +110,14 @@ class ChoiceTypes:
                                      + " or ".join(sorted(self.allowed))))
 
 
-def reference_type(ref: str, ctx: Context) -> str | None:
-    """Resource type a reference points to, when it can be told without resolving."""
-    if ref in ctx.refs:
+def reference_type(ref: str, ctx: Context | None = None) -> str | None:
+    """Resource type a reference points to, when it can be told without resolving (a
+    contained `#id` and a Bundle entry's fullUrl only with the walk's `ctx`)."""
+    if ctx is not None and ref in ctx.refs:
         return ctx.refs[ref]
     if ref.startswith("#"):
+        if ctx is None:
+            return None
         contained = ctx.root_resource.get("contained")
         for item in contained if isinstance(contained, list) else []:
             if isinstance(item, dict) and item.get("id") == ref[1:]:
@@ -121,10 +125,21 @@ def reference_type(ref: str, ctx: Context) -> str | None:
         return None
     if ref.startswith("urn:"):
         return None
+    if "?" in ref:  # a conditional reference (`Organization?identifier=s|v`)
+        head = ref.split("?", 1)[0]
+        return head if is_resource_type(head) else None
     parts = ref.split("/")
     if len(parts) >= 4 and parts[-2] == "_history":
         parts = parts[:-2]
-    return parts[-2] if len(parts) >= 2 and parts[-2][:1].isupper() else None
+    kind = parts[-2] if len(parts) >= 2 else ""
+    # an absolute URL of another kind (`https://x.example/People/42`) names no type
+    return kind if is_resource_type(kind) else None
+
+
+def is_resource_type(name: str) -> bool:
+    """Whether `name` is a FHIR resource type (R4B models)."""
+    cls = model_class(name) if name[:1].isupper() else None
+    return cls is not None and bool(cls.has_resource_base())
 
 
 @dataclass(frozen=True, slots=True)

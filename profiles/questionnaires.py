@@ -21,6 +21,7 @@ from typing import Any, Final
 
 from profiles import canonical as c
 from profiles import prom
+from profiles.checks import reference_type
 from profiles.issues import Issue
 from profiles.package import package
 from profiles.prom_codes import BY_CODE
@@ -188,11 +189,27 @@ def _header_issues(qr: Mapping[str, Any], reference: str | None) -> list[Issue]:
     for name in ("subject", "authored"):
         if not qr.get(name):
             out.append(Issue("error", "required", f"{_QR}.{name}", f"{name} is needed"))
+    # the scores become Observations (ChiroPromObservation) of the same subject and basedOn:
+    # a Patient, and the referral (ServiceRequest) the response answers
+    out += _referring(qr.get("subject"), f"{_QR}.subject", "Patient")
+    based_on = qr.get("basedOn")
+    for i, item in enumerate(based_on if isinstance(based_on, list) else []):
+        out += _referring(item, f"{_QR}.basedOn[{i}]", "ServiceRequest")
     if reference is None and not isinstance(qr.get("id"), str):
         out.append(Issue("error", "required", f"{_QR}.id",
                          "an id (or a reference given by the caller) is needed for "
                          "derivedFrom"))
     return out
+
+
+def _referring(value: Any, at: str, wanted: str) -> list[Issue]:
+    """An issue when the reference `value` names a type other than `wanted`."""
+    ref = value.get("reference") if isinstance(value, dict) else None
+    kind = reference_type(ref) if isinstance(ref, str) else None
+    if kind is None or kind == wanted:
+        return []
+    return [Issue("error", "business-rule", f"{at}.reference",
+                  f"a scored response must refer to a {wanted} here, not {kind}")]
 
 
 def _answers(qr: Mapping[str, Any], ranges: Mapping[str, tuple[int, int]],

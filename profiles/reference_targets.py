@@ -9,55 +9,27 @@ that may point at any type (`Reference(Any)`: Task.focus, Provenance.target) get
 R4B lists some more target types than R4 for a few elements (Observation.subject); those
 are accepted (the check never refuses what R4 allows).
 
-A reference is judged by the type it names: `Type/id`, `[base]/Type/id` and the
-conditional `Type?query`. A local `#id`, a `urn:uuid:` / `urn:oid:` placeholder, or a URL
-that names no type is left alone.
+The check is the profiles' own (`checks.ReferenceTarget`): a reference is judged by the
+type it names (`checks.reference_type`: `Type/id`, `[base]/Type/id`, `Type?query`, a
+contained `#id`, a Bundle entry's fullUrl), else by `Reference.type`; a `urn:` placeholder
+that no Bundle entry names, or a URL that names no FHIR resource type, is left alone.
+The trees of the types with base R4 rules get it (`profiles/definitions/r4-core/`); a
+contained resource of another type gets no base rules at all.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any, Final
 
 from profiles import lean_structure
-from profiles.issues import Issue
-from profiles.rules import Context, RuleTree
+from profiles.checks import ReferenceTarget
+from profiles.rules import RuleTree
 from profiles.structure import model_class
 
 MAX_DEPTH: Final = 4  # elements below the resource (Patient.contact.organization is 1)
 SOURCE: Final = "FHIR R4"
 _SKIPPED: Final = frozenset({"extension", "modifierExtension", "contained"})
-_TYPE: Final = re.compile(r"(?:^|/)([A-Z][A-Za-z]+)/[A-Za-z0-9\-.]{1,64}(?:/_history/[^/]+)?$")
-
-
-@dataclass(frozen=True, slots=True)
-class ReferenceTarget:
-    """A Reference element's allowed target types."""
-
-    allowed: frozenset[str]
-
-    def check(self, value: Any, expr: str, ctx: Context) -> None:
-        kind = target_type(value.get("reference")) if isinstance(value, dict) else None
-        if kind is None or kind in self.allowed:
-            return
-        ctx.out.append(Issue(
-            "error", "invalid", f"{expr}.reference",
-            f"{SOURCE}: {expr.split('.', 1)[-1]} may refer to "
-            f"{', '.join(sorted(self.allowed))}, not {kind}"))
-
-
-def target_type(reference: Any) -> str | None:
-    """The resource type a literal or conditional reference names; None when it names
-    none (a contained `#id`, a `urn:` placeholder, a URL of another kind)."""
-    if not isinstance(reference, str) or reference.startswith(("#", "urn:")):
-        return None
-    if "?" in reference:
-        head = reference.split("?", 1)[0]
-        return head if re.fullmatch(r"[A-Z][A-Za-z]+", head) else None
-    found = _TYPE.search(reference)
-    return found[1] if found else None
 
 
 def reference_elements(cls: Any, path: tuple[str, ...] = (),
@@ -91,4 +63,4 @@ def add_to(tree: RuleTree) -> None:
     if cls is None:
         return
     for segments, allowed in reference_elements(cls):
-        tree.add_check(list(segments), ReferenceTarget(allowed))
+        tree.add_check(list(segments), ReferenceTarget(allowed, SOURCE))

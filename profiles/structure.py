@@ -24,14 +24,22 @@ _UNKNOWN: Final = ("extra_forbidden",)
 _NAMES: Final = {"resource_type": "resourceType"}
 
 
-@cache
 def model_class(resource_type: str) -> Any:
-    """The R4B model class, or None for a name that is not a FHIR resource type."""
-    try:
-        cls = get_fhir_model_class(resource_type)
-    except (ValueError, KeyError):
-        return None
-    return cls if cls.__name__ == resource_type else None
+    """The R4B model class, or None for a name that is not a FHIR model. Only hits are
+    cached: names come from requests, and arbitrary ones must not grow a cache."""
+    cls = _MODELS.get(resource_type)
+    if cls is None:
+        try:
+            cls = get_fhir_model_class(resource_type)
+        except (ValueError, KeyError, TypeError):
+            return None
+        if cls.__name__ != resource_type:
+            return None
+        _MODELS[resource_type] = cls
+    return cls
+
+
+_MODELS: dict[str, Any] = {}
 
 
 @cache

@@ -117,13 +117,17 @@ def _chained(resource_type: str, name: str, value: str, base_url: str) -> Search
     """`ref[:Type].param[:modifier]=value` (search.html#chaining): one level, through a
     reference parameter of the searched type to a parameter of the target type (of every
     type the reference may point at that has it, when `:Type` is not given); None for
-    anything else, a `:Type` the reference cannot point at included."""
+    anything else."""
     head, _, tail = name.partition(".")
     ref_name, _, target = head.partition(":")
     inner_name, _, inner_modifier = tail.partition(":")
     reachable = chain_targets(resource_type, ref_name, inner_name)
-    if "." in tail or not reachable or (target and target not in reachable):
+    if "." in tail or not reachable:
         return None
+    if target and inner_name not in SEARCH_PARAMS.get(target, {}):
+        return None  # an unknown type, or one without the parameter
+    # a `:Type` the reference never points at filters to nothing; it is not ignored
+    # (ignoring it would widen the result)
     targets = [target] if target else reachable
     values = _split(value)
     if base_url and any(SEARCH_PARAMS[t][inner_name].type == "reference" for t in targets):

@@ -104,9 +104,11 @@ def _chained(rtype: str, definition: SearchParamDef, param: SearchParam,
     chain = param.chain
     if definition.type != "reference" or chain is None:
         raise _bad(definition, f"{param.text} is not a chain through a reference")
-    reachable = chain_targets(rtype, definition.name, chain.name)
-    targets = [param.modifier] if param.modifier else list(reachable)
-    if not targets or any(t not in reachable for t in targets):
+    if param.modifier:
+        targets = [param.modifier] if chain.name in SEARCH_PARAMS.get(param.modifier, {}) else []
+    else:
+        targets = list(chain_targets(rtype, definition.name, chain.name))
+    if not targets:
         raise _bad(definition, f"{param.text} reaches no resource type with that parameter")
     ref = search_index.alias("chain_ref")
     per_target = []

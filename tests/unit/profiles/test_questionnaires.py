@@ -60,6 +60,21 @@ def test_examples_score_as_worked_by_hand(name: str, expected: dict[str, Any]) -
     assert {k: value(o) for k, o in scores(response(name)).items()} == expected
 
 
+@pytest.mark.parametrize(("element", "value", "where"), [
+    ("subject", {"reference": "Encounter/1"}, "QuestionnaireResponse.subject.reference"),
+    ("subject", {"reference": "http://x.example/fhir/Group/2"},
+     "QuestionnaireResponse.subject.reference"),
+    ("basedOn", [{"reference": "CarePlan/1"}], "QuestionnaireResponse.basedOn[0].reference"),
+])
+def test_a_response_whose_scores_would_be_invalid_observations_is_not_scored(
+        element: str, value: Any, where: str) -> None:
+    """The scores copy subject and basedOn: the ChiroPromObservation (and R4's
+    Observation.subject) want a Patient and a ServiceRequest there."""
+    qr = response("nrs-pain")
+    qr[element] = value
+    assert (where, "business-rule") in issues_of(qr)
+
+
 @pytest.mark.parametrize("name", ["odi", "ndi", "nrs-pain", "hscl10", "fabq", "eq5d5l", "pgic"])
 def test_observations_are_valid_proms(name: str) -> None:
     for obs in score_questionnaire_response(response(name), NOW):

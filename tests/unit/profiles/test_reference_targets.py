@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from profiles.reference_targets import target_type
+from profiles.checks import is_resource_type
 from profiles.validate import validate_resource
 
 
@@ -22,7 +22,12 @@ def care_plan(**elements: Any) -> dict[str, Any]:
 
 @pytest.mark.parametrize(("resource", "where", "named"), [
     (care_plan(subject={"reference": "Organization/1"}), "CarePlan.subject.reference",
-     "Group, Patient"),
+     "Group or Patient, not Organization"),
+    (care_plan(subject={"reference": "#o"}, contained=[
+        {"resourceType": "Organization", "id": "o", "name": "x"}]),
+     "CarePlan.subject.reference", "not Organization"),  # a contained target counts too
+    (care_plan(subject={"type": "Device", "identifier": {"value": "1"}}),
+     "CarePlan.subject", "not Device"),  # a logical reference by its type
     (care_plan(subject={"reference": "http://other.example/fhir/Endpoint/1"}),
      "CarePlan.subject.reference", "not Endpoint"),
     (care_plan(subject={"reference": "Location?identifier=x|1"}),
@@ -39,13 +44,14 @@ def test_a_reference_to_a_type_the_element_does_not_list_is_an_error(
         resource: dict[str, Any], where: str, named: str) -> None:
     found = errors_at(resource)
     assert where in found, found
-    assert named in found[where] and found[where].startswith("FHIR R4: ")
+    assert named in found[where] and found[where].startswith("FHIR R4: must reference ")
 
 
 @pytest.mark.parametrize("reference", [
     "Patient/1", "Group/2", "http://other.example/fhir/Patient/1", "Patient/1/_history/2",
     "Patient?identifier=x|1", "#contained", "urn:uuid:0b7c4e9e-5a3d-4f2b-8c1d-000000000002",
-    "http://example.org/not-a-fhir-url",
+    "http://example.org/not-a-fhir-url", "https://records.example.org/People/42",
+    "http://hl7.org/fhir/StructureDefinition/Patient/",
 ])
 def test_listed_types_and_references_naming_no_type_pass(reference: str) -> None:
     plan = care_plan(subject={"reference": reference})
@@ -61,11 +67,7 @@ def test_an_element_that_takes_any_type_is_not_checked() -> None:
     assert base == []  # (the ReferralTask profile has its own rules for focus and for)
 
 
-def test_target_type() -> None:
-    assert target_type("Patient/1") == "Patient"
-    assert target_type("https://x.example/base/fhir/Organization/a-1/_history/3") == (
-        "Organization")
-    assert target_type("Organization?identifier=s|v") == "Organization"
-    for none in ("#x", "urn:uuid:1", "urn:oid:1.2", "http://x/y", "", "patient/1", 5, None,
-                 "lower?x=1"):
-        assert target_type(none) is None, none
+def test_is_resource_type() -> None:
+    assert is_resource_type("Patient") and is_resource_type("Organization")
+    for name in ("People", "Reference", "patient", "", "Patient "):
+        assert not is_resource_type(name), name
