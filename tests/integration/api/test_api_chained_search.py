@@ -164,11 +164,20 @@ async def test_has_finds_what_matching_resources_refer_to(api: httpx.AsyncClient
         "_has:Task:focus:status": "requested", "_count": "1", **mine})).json()
     following = next(link["url"] for link in page["link"] if link["relation"] == "next")
     assert httpx.URL(following).params["_has:Task:focus:status"] == "requested"
-    # a caller who may not see the Tasks finds nothing through them
-    stranger = await kit.post(kit.organization("Annen klinikk"))
-    hidden = (await api.get("ServiceRequest", params={"_has:Task:focus:status": "requested"},
-                            headers={"X-Acting-Organization": f"Organization/{stranger['id']}"}))
-    assert hidden.json()["total"] == 0
+    # a caller who sees the target but not the resource referring to it finds nothing:
+    # the parent organisation does not see its department (an Organization is its own)
+    parent = await kit.post(kit.organization("Sykehuset"))
+    child = kit.organization("Avdeling")
+    child["partOf"] = {"reference": f"Organization/{parent['id']}"}
+    await kit.post(child)
+    through = {"_has:Organization:partof:name": "avdeling", "_id": parent["id"]}
+    as_system = (await api.get("Organization", params=through)).json()
+    assert ids(as_system) == {f"Organization/{parent['id']}"}
+    as_parent = await api.get("Organization", params=through, headers={
+        "X-Acting-Organization": f"Organization/{parent['id']}"})
+    assert (await api.get(f"Organization/{parent['id']}", headers={
+        "X-Acting-Organization": f"Organization/{parent['id']}"})).status_code == 200
+    assert as_parent.json()["total"] == 0
 
 
 async def test_what_is_not_a_reverse_chain_is_reported_or_refused(api: httpx.AsyncClient,
