@@ -7,11 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from profiles import identifiers
+from profiles import identifiers, lean_structure
 from profiles.elements import choice_keys
 from profiles.issues import Issue, Severity
 from profiles.rules import Context
-from profiles.structure import model_class
 from profiles.terminology import Expansion
 
 # Hot loops below are plain `for` loops, not any()/all() over a generator (SIM110): a
@@ -137,9 +136,8 @@ def reference_type(ref: str, ctx: Context | None = None) -> str | None:
 
 
 def is_resource_type(name: str) -> bool:
-    """Whether `name` is a FHIR resource type (R4B models)."""
-    cls = model_class(name) if name[:1].isupper() else None
-    return cls is not None and bool(cls.has_resource_base())
+    """Whether `name` is a concrete FHIR resource type (not Resource, DomainResource)."""
+    return lean_structure.resource_table(name) is not None
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,7 @@ import math
 import re
 import types
 from collections.abc import Callable, Iterable
-from typing import Annotated, Any, TypeAlias, Union, get_args, get_origin
+from typing import Annotated, Any, Final, TypeAlias, Union, get_args, get_origin
 
 from fhir.resources.R4B import get_fhir_model_class
 from fhir_core.types import FhirBase, FhirElementOrResourceBase
@@ -101,20 +101,16 @@ _INT_RANGE = {
 _MONTH_DAYS = (0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
-def _jtype(v: Any) -> str:
-    if v is None:
-        return "null"
-    if v is True or v is False:
+def json_type(value: Any) -> str:
+    """The JSON name of a parsed value's type: an object, an array, a string, a number, ..."""
+    if isinstance(value, bool):
         return "a boolean"
-    if isinstance(v, (int, float)):
+    if isinstance(value, int | float):
         return "a number"
-    if isinstance(v, str):
-        return "a string"
-    if isinstance(v, list):
-        return "an array"
-    if isinstance(v, dict):
-        return "an object"
-    return type(v).__name__
+    return _JSON_TYPES.get(type(value), "a value")
+
+
+_JSON_TYPES: Final = {dict: "an object", list: "an array", str: "a string", type(None): "null"}
 
 
 def _bad_calendar(v: str) -> bool:
@@ -151,13 +147,13 @@ def _make_checker(ptype: str) -> Check:
         def check(v: Any) -> str | None:
             if v is True or v is False:
                 return None
-            return f"expected a boolean, got {_jtype(v)}"
+            return f"expected a boolean, got {json_type(v)}"
     elif ptype in _INT_RANGE:
         lo, hi = _INT_RANGE[ptype]
 
         def check(v: Any) -> str | None:
             if type(v) is not int:  # bool is not int here (type(True) is bool)
-                return f"expected an integer ({ptype}), got {_jtype(v)}"
+                return f"expected an integer ({ptype}), got {json_type(v)}"
             if v < lo or v > hi:
                 return f"{ptype} out of range: {v}"
             return None
@@ -168,37 +164,38 @@ def _make_checker(ptype: str) -> Check:
                 return None
             if t is float:
                 return None if math.isfinite(v) else "decimal must be finite"
-            return f"expected a number (decimal), got {_jtype(v)}"
+            return f"expected a number (decimal), got {json_type(v)}"
     elif ptype in ("string", "markdown", "xhtml"):
         # string: [ \r\n\t\S]+ in XSD terms is any non-empty string;
         # markdown \s*(\S|\s)* and xhtml: any string, but FHIR values are never empty.
         def check(v: Any) -> str | None:
             if type(v) is not str:
-                return f"expected a string ({ptype}), got {_jtype(v)}"
+                return f"expected a string ({ptype}), got {json_type(v)}"
             if not v:
                 return f"empty {ptype}"
             if ptype == "string" and _STRING_CONTENT(v) is None:
                 return "a string of only whitespace other than space, tab, CR and LF"
             return _unpaired(v)
-    elif ptype in _PATTERNS:
+    elif ptype in _DATES:
         fullmatch = re.compile(_PATTERNS[ptype]).fullmatch
+
+        def check(v: Any) -> str | None:
+            if type(v) is not str:
+                return f"expected a string ({ptype}), got {json_type(v)}"
+            if fullmatch(v) is None:
+                return f"invalid {ptype}: {v!r}"
+            if _bad_calendar(v):
+                return f"invalid {ptype} (no such day): {v!r}"
+            return None
+    elif ptype in _PATTERNS:
         matches = _matcher(ptype)
-        if ptype in _DATES:
-            def check(v: Any) -> str | None:
-                if type(v) is not str:
-                    return f"expected a string ({ptype}), got {_jtype(v)}"
-                if fullmatch(v) is None:
-                    return f"invalid {ptype}: {v!r}"
-                if _bad_calendar(v):
-                    return f"invalid {ptype} (no such day): {v!r}"
-                return None
-        else:
-            def check(v: Any) -> str | None:
-                if type(v) is not str:
-                    return f"expected a string ({ptype}), got {_jtype(v)}"
-                if not matches(v):
-                    return f"invalid {ptype}: {v[:80]!r}"
-                return _unpaired(v)
+
+        def check(v: Any) -> str | None:
+            if type(v) is not str:
+                return f"expected a string ({ptype}), got {json_type(v)}"
+            if not matches(v):
+                return f"invalid {ptype}: {v[:80]!r}"
+            return _unpaired(v)
     else:
         raise NotImplementedError(ptype)
     return check
@@ -238,7 +235,6 @@ class Table:
         "fields",
         "is_resource",
         "name",
-        "prim_ext",
         "required",
     )
 
@@ -249,7 +245,6 @@ class Table:
         self.choices: tuple = ()    # required choices: (stem, frozenset of aliases)
         self.choice_keys: frozenset | None = None  # every choice alias, None if none
         self.is_resource = False
-        self.prim_ext = False       # FHIRPrimitiveExtension: needs id or extension
 
 
 _TABLES: dict[type, Table] = {}
@@ -266,7 +261,7 @@ def _unwrap(annotation: Any) -> tuple[bool, Any]:
             args = [x for x in get_args(a) if x is not _NoneType]
             a = args[0]  # only FHIRResourceModel.id has 2 (Id | String); Resource overrides it
             continue
-        if origin is list or origin is list:
+        if origin is list:
             is_list = True
             (a,) = get_args(a)
             continue
@@ -300,7 +295,6 @@ def table_for(cls: Any) -> Table:
         return tab
     tab = _TABLES[cls] = Table(cls.__name__)  # registered first: the type graph has cycles
     tab.is_resource = bool(cls.has_resource_base())
-    tab.prim_ext = cls.__name__ == "FHIRPrimitiveExtension"
     fields: dict[str, tuple] = {}
     required: list[tuple] = []
     choices: dict[str, list] = {}
@@ -396,8 +390,8 @@ def _walk(obj: dict, tab: Table, path: str, out: list, depth: int = 0) -> None:
         if kind == STR:
             if type(val) is not str or not val:
                 out.append(("structure" if type(val) is not str else "value", f"{path}.{key}",
-                            f"expected a string ({arg}), got {_jtype(val)}" if type(val) is not str
-                            else f"empty {arg}"))
+                            f"expected a string ({arg}), got {json_type(val)}"
+                            if type(val) is not str else f"empty {arg}"))
             elif arg == "string" and _STRING_CONTENT(val) is None:
                 out.append(("value", f"{path}.{key}", "a string of only whitespace other than "
                             "space, tab, CR and LF"))
@@ -406,7 +400,7 @@ def _walk(obj: dict, tab: Table, path: str, out: list, depth: int = 0) -> None:
         elif kind == PAT:
             if type(val) is not str:
                 out.append(("structure", f"{path}.{key}",
-                            f"expected a string ({aux}), got {_jtype(val)}"))
+                            f"expected a string ({aux}), got {json_type(val)}"))
             elif not arg(val):
                 out.append(("value", f"{path}.{key}", f"invalid {aux}: {val[:80]!r}"))
             elif (bad := _unpaired(val)) is not None:
@@ -532,7 +526,7 @@ def _not_object(val: Any, path: str, out: list) -> None:
     elif val is None:
         out.append(("structure", path, "null is not allowed in an array of complex types"))
     else:
-        out.append(("structure", path, f"expected an object, got {_jtype(val)}"))
+        out.append(("structure", path, f"expected an object, got {json_type(val)}"))
 
 
 def _not_array(val: Any, path: str, out: list) -> None:
@@ -540,14 +534,14 @@ def _not_array(val: Any, path: str, out: list) -> None:
         if STRICT:
             out.append(("structure", path, "empty array"))
     else:
-        out.append(("structure", path, f"expected an array, got {_jtype(val)}"))
+        out.append(("structure", path, f"expected an array, got {json_type(val)}"))
 
 
 def _resource(val: Any, path: str, out: list, depth: int) -> None:
     if type(val) is not dict:
         out.append(("structure", path,
                     "null is not allowed in an array of complex types" if val is None
-                    else f"expected a resource (an object), got {_jtype(val)}"))
+                    else f"expected a resource (an object), got {json_type(val)}"))
         return
     rtype = val.get("resourceType")
     tab = resource_table(rtype)

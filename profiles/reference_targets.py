@@ -25,7 +25,7 @@ from typing import Any, Final
 from profiles import lean_structure
 from profiles.checks import ReferenceTarget
 from profiles.rules import RuleTree
-from profiles.structure import model_class
+from profiles.structure import model_class, targets_of
 
 MAX_DEPTH: Final = 4  # elements below the resource (Patient.contact.organization is 1)
 SOURCE: Final = "FHIR R4"
@@ -50,9 +50,9 @@ def reference_elements(cls: Any, path: tuple[str, ...] = (),
         stem = extra.get("one_of_many")
         segment = f"{stem}[x]:{alias[len(stem):]}" if stem else alias
         if element.__name__ == "Reference":
-            types = extra.get("enum_reference_types")
-            if isinstance(types, list) and types and "Resource" not in types:
-                yield (*path, segment), frozenset(str(t) for t in types)
+            targets = targets_of(field)
+            if targets is not None:
+                yield (*path, segment), targets
         elif depth < MAX_DEPTH:
             yield from reference_elements(element, (*path, segment), depth + 1)
 

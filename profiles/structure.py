@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from profiles import lean_structure
 from profiles.issues import Issue
+from profiles.lean_structure import json_type
 
 _REQUIRED: Final = ("missing", "model_field_validation.missing")
 _UNKNOWN: Final = ("extra_forbidden",)
@@ -25,21 +26,13 @@ _NAMES: Final = {"resource_type": "resourceType"}
 
 
 def model_class(resource_type: str) -> Any:
-    """The R4B model class, or None for a name that is not a FHIR model. Only hits are
-    cached: names come from requests, and arbitrary ones must not grow a cache."""
-    cls = _MODELS.get(resource_type)
-    if cls is None:
-        try:
-            cls = get_fhir_model_class(resource_type)
-        except (ValueError, KeyError, TypeError):
-            return None
-        if cls.__name__ != resource_type:
-            return None
-        _MODELS[resource_type] = cls
-    return cls
-
-
-_MODELS: dict[str, Any] = {}
+    """The R4B model class, or None for a name that is not a FHIR model (only hits are
+    cached, by fhir.resources: names come from requests and must not grow a cache)."""
+    try:
+        cls = get_fhir_model_class(resource_type)
+    except (ValueError, KeyError, TypeError):
+        return None
+    return cls if cls.__name__ == resource_type else None
 
 
 @cache
@@ -53,15 +46,21 @@ def reference_targets(resource_type: str, path: tuple[str, ...]) -> frozenset[st
         if name not in fields:
             return None
         if depth == len(path) - 1:
-            extra = fields[name].json_schema_extra
-            types = extra.get("enum_reference_types") if isinstance(extra, dict) else None
-            if not isinstance(types, list) or not types or "Resource" in types:
-                return None
-            return frozenset(str(t) for t in types)
+            return targets_of(fields[name])
         _, kind, cls = lean_structure.classify(fields[name].annotation)
         if kind != "cplx":
             return None
     return None
+
+
+def targets_of(field: Any) -> frozenset[str] | None:
+    """The target types a Reference field of an R4B model lists (`enum_reference_types`);
+    None when it takes any type (`Resource`) or is not a Reference."""
+    extra = field.json_schema_extra
+    types = extra.get("enum_reference_types") if isinstance(extra, dict) else None
+    if not isinstance(types, list) or not types or "Resource" in types:
+        return None
+    return frozenset(str(t) for t in types)
 
 
 def fhirpath(root: str, loc: tuple[int | str, ...]) -> str:
@@ -96,18 +95,6 @@ def message_of(error: Any) -> str:
     if error["type"].startswith(("date", "time")) and not isinstance(found, str):
         return f"expected a string, got {json_type(found)}"
     return message
-
-
-def json_type(value: Any) -> str:
-    """The JSON name of a parsed value's type: object, array, string, number, ..."""
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    return _JSON_TYPES.get(type(value), "a value")
-
-
-_JSON_TYPES: Final = {dict: "an object", list: "an array", str: "a string", type(None): "null"}
 
 
 def check_resource_type(resource: Any) -> Issue | None:

@@ -130,7 +130,8 @@ async def _by_id(repo: Repository, refs: Sequence[tuple[str, str]]) -> list[Stor
     found: dict[tuple[str, str], StoredResource] = {}
     for kind, ids in by_type.items():
         query = SearchQuery(kind, (SearchParam("_id", tuple(ids)),), count=len(ids))
-        found.update(((kind, item.id), item) for item in (await repo.search(query)).items)
+        page = await repo.search(query, counted=False)  # the matches only, no count query
+        found.update(((kind, item.id), item) for item in page.items)
     return [found[ref] for ref in refs if ref in found]
 
 
@@ -147,5 +148,6 @@ async def _reverse(
     # enough to know whether more than `room` unseen ones exist, the seen ones aside
     query = SearchQuery(include.source, (SearchParam(include.param, refs),),
                         count=room + 1 + skipped)
-    items = [item for item in (await repo.search(query)).items if item.ref not in seen]
+    page = await repo.search(query, counted=False)
+    items = [item for item in page.items if item.ref not in seen]
     return items[:room], len(items) > room

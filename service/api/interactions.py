@@ -16,7 +16,7 @@ from profiles.issues import Issue, errors
 from profiles.validate import validate_resource
 from service.api.includes import included
 from service.api.json_patch import apply_patch
-from service.api.references import literal_references
+from service.api.references import literal_references, rewrite_references
 from service.api.searchset import ParsedSearch, parse_search, query_pairs
 from service.api.subsetting import subsetted_issues
 from service.errors import (
@@ -284,24 +284,26 @@ async def patch(
     the patch applies to the version it read, and If-Match still guards it). The result's
     references are checked as a PUT body's: a conditional one is 400, one absolute on our
     base is stored relative."""
-    resource_type, rid = ref
     async with store.begin(caller) as repo:
-        current = await repo.read(resource_type, rid)
-        content = apply_patch(current.content, operations)
-        content = patched_content(resource_type, rid, content, base_url)
-        issues = check_valid(content)
-        done = await write_update(repo, resource_type, rid, content,
-                                  patch_guard(expected, current))
-    return Written(done.stored, created=False, issues=issues)
+        return await patch_in(repo, ref, operations, expected, base_url)
 
 
-def patched_content(resource_type: str, rid: str, content: dict[str, Any],
-                    base_url: str) -> dict[str, Any]:
-    """A patch's result as an update takes it: same id and type (422), references as a PUT
-    body's (a conditional one is 400, one absolute on our base becomes relative)."""
+async def patch_in(repo: Repository, ref: tuple[str, str], operations: Any,
+                   expected: int | None, base_url: str = "",
+                   mapping: Mapping[str, str] | None = None) -> Written:
+    """`patch` in the caller's transaction (also a Bundle's PATCH entry, whose `mapping`
+    rewrites the result's references to other entries, `urn:uuid:` fullUrls included)."""
+    resource_type, rid = ref
+    current = await repo.read(resource_type, rid)
+    content = apply_patch(current.content, operations)
     if content.get("id") != rid or content.get("resourceType") != resource_type:
         raise Unprocessable.of("a patch may not change id or resourceType", code="invariant")
-    return literal_references(content, base_url)
+    if mapping:
+        content = rewrite_references(content, mapping)
+    content = literal_references(content, base_url)
+    issues = check_valid(content)
+    done = await write_update(repo, resource_type, rid, content, patch_guard(expected, current))
+    return Written(done.stored, created=False, issues=issues)
 
 
 def patch_guard(expected: int | None, current: StoredResource) -> int | None:

@@ -197,17 +197,13 @@ def _more_included_issue() -> Issue:
 def query_pairs(query: SearchQuery) -> list[tuple[str, str]]:
     """The parameters a search actually used, as they go into its links."""
     pairs = [
-        (_param_name(p), ",".join(v.replace(",", "\\,") for v in p.values)) for p in query.params
+        (p.text, ",".join(v.replace(",", "\\,") for v in p.values)) for p in query.params
     ]
     if query.sort:
         pairs.append(("_sort", ",".join(query.sort)))
     if query.summary:
         pairs.append(("_summary", query.summary))
     return pairs
-
-
-def _param_name(param: SearchParam) -> str:
-    return param.text
 
 
 def paging_links(

@@ -36,7 +36,6 @@ from service.api.bundles import (
     with_issues,
 )
 from service.api.headers import Handling, Prefer, check_criteria
-from service.api.json_patch import apply_patch
 from service.api.references import (
     is_conditional,
     localise_references,
@@ -50,6 +49,7 @@ from service.errors import (
     BadRequest,
     Conflict,
     FhirError,
+    Gone,
     NotFound,
     PreconditionFailed,
     Unprocessable,
@@ -86,7 +86,7 @@ class Plan:
     contents: dict[int, dict[str, Any]] = field(default_factory=dict)  # rewritten bodies
     conditions: dict[int, ParsedSearch] = field(default_factory=dict)  # ifNoneExist
     issues: dict[int, tuple[Issue, ...]] = field(default_factory=dict)
-    patches: dict[int, Any] = field(default_factory=dict)  # PATCH ops, fullUrls rewritten
+    mapping: dict[str, str] = field(default_factory=dict)  # fullUrl -> Type/id
     # Conditional references (`Patient?identifier=s|v`) -> (their search, where first seen)
     searches: dict[str, tuple[ParsedSearch, str]] = field(default_factory=dict)
 
@@ -108,7 +108,8 @@ def at(entry: Entry) -> Iterator[None]:
 def plan(entries: list[Entry], max_count: int, base_url: str = "") -> Plan:
     """Assign ids, rewrite `fullUrl` references (in bodies and in ifNoneExist), parse
     conditional references, validate; raises before any I/O."""
-    out, mapping = Plan(entries), dict[str, str]()
+    out = Plan(entries)
+    mapping = out.mapping
     for entry in entries:
         with at(entry):
             interactions.check_type(entry.resource_type)
@@ -129,8 +130,6 @@ def plan(entries: list[Entry], max_count: int, base_url: str = "") -> Plan:
                 out.conditions[entry.index] = interactions.conditional(
                     entry.resource_type, query, max_count, base_url
                 )
-    for entry in in_order(entries, "PATCH"):
-        out.patches[entry.index] = patch_references(entry.patch, mapping)
     for index, ref in out.refs.items():
         entry = out.entry(index)
         body = entry.resource or {}
@@ -170,23 +169,6 @@ def _conditional_references(p: Plan, entry: Entry, max_count: int, base_url: str
             p.searches[ref] = (parsed, where)
         except FhirError as exc:
             raise BadRequest(*(rebase(i, where) for i in exc.issues)) from exc
-
-
-def patch_references(operations: Any, mapping: Mapping[str, str]) -> Any:
-    """A patch's values with `fullUrl` references rewritten: a Reference (or anything
-    holding one) as an op's value, and a bare string set at a `/reference` path."""
-    if not isinstance(operations, list):
-        return operations  # apply_patch says what is wrong with it
-    out = []
-    for op in operations:
-        if isinstance(op, dict) and "value" in op:
-            value = op["value"]
-            if (isinstance(value, str) and isinstance(op.get("path"), str)
-                    and op["path"].endswith("/reference")):
-                value = mapping.get(value, value)
-            op = {**op, "value": rewrite_references(value, mapping)}
-        out.append(op)
-    return out
 
 
 def _validate(p: Plan) -> None:
@@ -400,24 +382,23 @@ async def _update(repo: Repository, p: Plan, entry: Entry, content: dict[str, An
 
 async def _patch(repo: Repository, p: Plan, entry: Entry, matched: Mapping[str, str],
                  base_url: str) -> EntryResult:
-    """A PATCH entry: applied to the version read here, checked as a PATCH request's result
-    (`interactions.patch`), written as an update (a Task through its status machine). The
-    entry's resource is the Binary, so every issue points at its `data`, the element of
-    the result named in the message."""
+    """A PATCH entry: `interactions.patch_in`, the result's references to other entries
+    rewritten (`fullUrl`s, and POSTs that matched to what they matched). The entry's
+    resource is the Binary, so every issue points at its `data`, the element of the
+    result or the operation named in the message."""
     with at(entry):
         kind, _, rid = entry.path.partition("/")
-        current = await repo.read(kind, rid)
         expected = await versions.expected_in(repo, (kind, rid), entry.if_match)
         try:
-            content = apply_patch(current.content, p.patches[entry.index])
-            content = rewrite_references(content, matched)
-            content = interactions.patched_content(kind, rid, content, base_url)
-            issues = tuple(_in_data(i) for i in interactions.check_valid(content))
-            done = await interactions.write_update(repo, kind, rid, content,
-                                                   interactions.patch_guard(expected, current))
+            # a fullUrl whose POST matched goes straight to what it matched
+            mapping = {**{url: matched.get(ref, ref) for url, ref in p.mapping.items()}, **matched}
+            done = await interactions.patch_in(repo, (kind, rid), entry.patch, expected,
+                                               base_url, mapping)
+        except (NotFound, Gone):
+            raise  # about the entry's url, not its patch
         except FhirError as exc:
             raise with_issues(exc, _in_data) from exc
-    return EntryResult(entry, 200, done.stored, issues=issues)
+    return EntryResult(entry, 200, done.stored, issues=tuple(_in_data(i) for i in done.issues))
 
 
 _OPERATION = re.compile(r"Patch\[(\d+)\]")

@@ -205,12 +205,15 @@ class Repository:
         rows = (await self._conn.execute(page)).all()
         return HistoryPage(total, [_stored(row) for row in rows])
 
-    async def search(self, query: SearchQuery) -> SearchPage:
+    async def search(self, query: SearchQuery, *, counted: bool = True) -> SearchPage:
+        """A page of matches and their total; `counted=False` skips the count query (the
+        page's `total` is then its own length: for callers that need the matches only)."""
         conditions = search.where(query, self._visible(resources.c.resource_type, resources.c.id))
         order = search.order_by(query)
-        total = await self._conn.scalar(search.count_statement(conditions)) or 0
-        if query.summary == "count" or query.offset >= total or query.count <= 0:
-            return SearchPage(total)
+        if counted:
+            total = await self._conn.scalar(search.count_statement(conditions)) or 0
+            if query.summary == "count" or query.offset >= total or query.count <= 0:
+                return SearchPage(total)
         page = (
             select(*_columns(resources))
             .where(*conditions)
@@ -218,8 +221,8 @@ class Repository:
             .limit(query.count)
             .offset(query.offset)
         )
-        rows = (await self._conn.execute(page)).all()
-        return SearchPage(total, [_stored(row) for row in rows])
+        items = [_stored(row) for row in (await self._conn.execute(page)).all()]
+        return SearchPage(total if counted else len(items), items)
 
     async def find_claim(self, resource_type: str, key: str) -> StoredResource | None:
         """The live resource holding a conditional-create key, if the caller may see it."""

@@ -113,8 +113,8 @@ def _chained(rtype: str, definition: SearchParamDef, param: SearchParam,
     ref = search_index.alias("chain_ref")
     per_target = []
     for target in targets:
-        found = select(r.id).where(*where(SearchQuery(target, (chain,)), visible))
-        per_target.append(and_(ref.c.system == target, ref.c.norm.in_(found.correlate(None))))
+        found = _matching_ids(target, chain, visible)
+        per_target.append(and_(ref.c.system == target, ref.c.norm.in_(found)))
     rows = select(ref.c.resource_id).where(
         ref.c.resource_type == rtype, ref.c.param == definition.name, or_(*per_target))
     return r.id.in_(rows)
@@ -129,12 +129,18 @@ def _referred_by(rtype: str, param: SearchParam, visible: Condition) -> Conditio
     if definition is None or definition.type != "reference" or param.chain is None:
         raise BadRequest.of(f"{param.text} is not a reverse chain through a reference", None,
                             "not-supported")
-    found = select(r.id).where(*where(SearchQuery(source, (param.chain,)), visible))
     ref = search_index.alias("has_ref")
     rows = select(ref.c.norm).where(
         ref.c.resource_type == source, ref.c.param == reference, ref.c.system == rtype,
-        ref.c.resource_id.in_(found.correlate(None)))
+        ref.c.resource_id.in_(_matching_ids(source, param.chain, visible)))
     return r.id.in_(rows)
+
+
+def _matching_ids(rtype: str, param: SearchParam, visible: Condition) -> Select[Any]:
+    """The ids of the `rtype` resources the caller may see that match `param`, as a
+    subquery of its own on `resources` (uncorrelated: the enclosing query's `resources`
+    is another resource's)."""
+    return select(r.id).where(*where(SearchQuery(rtype, (param,)), visible)).correlate(None)
 
 
 def _target(definition: SearchParamDef, param: SearchParam) -> tuple[str, Condition]:

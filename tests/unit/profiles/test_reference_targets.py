@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from profiles.checks import is_resource_type
+from profiles.checks import is_resource_type, reference_type
 from profiles.validate import validate_resource
 
 
@@ -69,5 +69,13 @@ def test_an_element_that_takes_any_type_is_not_checked() -> None:
 
 def test_is_resource_type() -> None:
     assert is_resource_type("Patient") and is_resource_type("Organization")
-    for name in ("People", "Reference", "patient", "", "Patient "):
+    for name in ("People", "Reference", "patient", "", "Patient ", "Resource",
+                 "DomainResource"):
         assert not is_resource_type(name), name
+
+
+def test_reference_type_without_a_walk() -> None:
+    assert reference_type("Organization?identifier=s|v") == "Organization"
+    assert reference_type("https://x.example/fhir/Patient/1/_history/2") == "Patient"
+    for none in ("#contained", "http://x.example?y=1", "Resource/1", "urn:uuid:1", "People/4"):
+        assert reference_type(none) is None, none
