@@ -6,6 +6,11 @@ only describes them for queries. Every time is UTC.
 - `search_index`: one row per extracted search value (token, reference, date, string, uri).
 - `resource_orgs`: the organisations a resource belongs to (per-organisation isolation).
 - `conditional_claims`: conditional-create keys; the primary key refuses duplicates.
+
+No foreign keys to `resources`: every other table's rows are derived, written in the same
+statement as their resource (and replaced with it), and a `resources` row is never deleted
+(a FHIR delete is a flagged version). A check per row cost about a tenth of PostgreSQL's
+CPU per create (migration 0003, docs/performance.md round 7).
 """
 
 from __future__ import annotations
@@ -13,7 +18,6 @@ from __future__ import annotations
 from sqlalchemy import (
     Boolean,
     Column,
-    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
@@ -29,12 +33,6 @@ metadata = MetaData()
 
 TYPE_LEN, ID_LEN = 64, 64
 NORM_TYPE = String().with_variant(String(collation="C"), "postgresql")
-
-
-def _resource_fk(type_col: str, id_col: str, name: str) -> ForeignKeyConstraint:
-    return ForeignKeyConstraint(
-        [type_col, id_col], ["resources.resource_type", "resources.id"], name=name
-    )
 
 
 def _partial(name: str, column: str, *more: str) -> Index:
@@ -73,7 +71,6 @@ resource_history = Table(
     Column("deleted", Boolean, nullable=False),
     Column("content", Document, nullable=False),
     PrimaryKeyConstraint("resource_type", "id", "version_id", name="pk_resource_history"),
-    _resource_fk("resource_type", "id", "fk_resource_history_resources"),
 )
 
 search_index = Table(
@@ -89,8 +86,6 @@ search_index = Table(
     Column("norm", NORM_TYPE, nullable=True),
     Column("low", UtcDateTime, nullable=True),  # date range [low, high)
     Column("high", UtcDateTime, nullable=True),
-    # No foreign key: these rows are derived, written and deleted only with their resource,
-    # and a check per row costs about a quarter of the PostgreSQL create throughput.
     # Partial indexes: each row enters only the index for its kind of value.
     Index("ix_search_index_resource", "resource_type", "resource_id"),
     *(_partial(name, column, *more) for name, column, *more in SEARCH_INDEXES),
@@ -103,7 +98,6 @@ resource_orgs = Table(
     Column("resource_id", String(ID_LEN), nullable=False),
     Column("org_ref", String(200), nullable=False),
     PrimaryKeyConstraint("resource_type", "resource_id", "org_ref", name="pk_resource_orgs"),
-    _resource_fk("resource_type", "resource_id", "fk_resource_orgs_resources"),
     Index("ix_resource_orgs_org", "org_ref", "resource_type"),
 )
 
@@ -114,7 +108,6 @@ conditional_claims = Table(
     Column("claim_key", String, nullable=False),
     Column("resource_id", String(ID_LEN), nullable=False),
     PrimaryKeyConstraint("resource_type", "claim_key", name="pk_conditional_claims"),
-    _resource_fk("resource_type", "resource_id", "fk_conditional_claims_resources"),
 )
 
 ALL_TABLES = (conditional_claims, resource_orgs, search_index, resource_history, resources)

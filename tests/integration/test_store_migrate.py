@@ -6,6 +6,7 @@ import importlib
 import pkgutil
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
 import service.store
@@ -22,6 +23,7 @@ from service.store.migrate import alembic_config, upgrade_async
 from service.store.tables import metadata
 from tests.support.pg import database_url, pg_admin
 
+NOW = datetime(2026, 11, 26, tzinfo=UTC)
 TABLES = {"resources", "resource_history", "search_index", "resource_orgs", "conditional_claims"}
 
 
@@ -66,3 +68,35 @@ async def test_upgrade_builds_the_described_schema(empty_db_url: str) -> None:
     assert tables >= TABLES
     assert revision == ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert diff == []
+
+
+async def test_dropping_the_resource_foreign_keys_keeps_every_row(empty_db_url: str) -> None:
+    """0003 rebuilds the tables on SQLite (batch mode): the rows written under 0002 stay."""
+    await upgrade_async(empty_db_url, "0002")
+    engine = make_engine(empty_db_url)
+    key = {"resource_type": "Task", "id": "t1"}
+    version = {**key, "version_id": 1, "last_updated": NOW, "deleted": False,
+               "content": '{"resourceType": "Task", "id": "t1"}'}
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text(
+                "INSERT INTO resources VALUES (:resource_type, :id, :version_id,"
+                " :last_updated, :deleted, :content)"), version)
+            await conn.execute(text(
+                "INSERT INTO resource_history VALUES (:resource_type, :id, :version_id,"
+                " :last_updated, :deleted, :content)"), version)
+            await conn.execute(text(
+                "INSERT INTO resource_orgs VALUES ('Task', 't1', 'Organization/o1')"))
+            await conn.execute(text(
+                "INSERT INTO conditional_claims VALUES ('Task', 'k1', 't1')"))
+        await upgrade_async(empty_db_url)
+        async with engine.connect() as conn:
+            counts = {table: (await conn.execute(text(f"SELECT count(*) FROM {table}"))).scalar()
+                      for table in ("resources", "resource_history", "resource_orgs",
+                                    "conditional_claims")}
+            foreign = await conn.run_sync(
+                lambda sync: {t: inspect(sync).get_foreign_keys(t) for t in counts})
+    finally:
+        await engine.dispose()
+    assert counts == dict.fromkeys(counts, 1)
+    assert all(keys == [] for keys in foreign.values()), foreign
