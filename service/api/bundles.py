@@ -68,6 +68,12 @@ class Entry:
     def resource_type(self) -> str:
         return self.path.split("/", 1)[0]
 
+    @property
+    def conditional(self) -> bool:
+        """A conditional update, `PUT Type?criteria` (http.html#cond-update): which resource
+        it writes is known only when the transaction runs its search."""
+        return self.method == "PUT" and "/" not in self.path and bool(self.query)
+
 
 @dataclass(frozen=True, slots=True)
 class EntryResult:
@@ -138,16 +144,21 @@ def check_overlaps(entries: Iterable[Entry]) -> None:
     """http.html#trules: identities may not overlap in DELETE, PUT and PATCH; 400."""
     seen: dict[str, Entry] = {}
     for entry in entries:
-        if entry.method not in ("DELETE", "PUT", "PATCH"):
-            continue
-        first = seen.setdefault(entry.path, entry)
-        if first is not entry:
-            raise BadRequest.of(
-                f"{entry.method} {entry.path} overlaps {first.method} in {first.where}: a "
-                "transaction may touch a resource once",
-                f"{entry.where}.request.url",
-                code="invariant",
-            )
+        if entry.method in ("DELETE", "PUT", "PATCH") and not entry.conditional:
+            check_overlap(seen, entry.path, entry)
+
+
+def check_overlap(seen: dict[str, Entry], ref: str, entry: Entry) -> None:
+    """400 when `entry` touches `ref` (Type/id) that an entry in `seen` touches already;
+    else it joins `seen` (a conditional update once its search has found `ref`)."""
+    first = seen.setdefault(ref, entry)
+    if first is not entry:
+        raise BadRequest.of(
+            f"{entry.method} {ref} overlaps {first.method} in {first.where}: a "
+            "transaction may touch a resource once",
+            f"{entry.where}.request.url",
+            code="invariant",
+        )
 
 
 def parse_entry(index: int, raw: Any, base_url: str) -> Entry:
@@ -224,11 +235,13 @@ def _if_none_exist(value: Any, where: str) -> str | None:
 
 
 def check_entry(entry: Entry) -> None:
-    """The url fits the method: `Type` for POST, `Type/id` for PUT and DELETE."""
+    """The url fits the method: `Type` for POST, `Type/id` or `Type?criteria` (a conditional
+    update) for PUT, `Type/id` for PATCH and DELETE."""
     parts = entry.path.split("/")
     wants = {"POST": 1, "PUT": 2, "PATCH": 2, "DELETE": 2}.get(entry.method)
-    if wants is not None and (len(parts) != wants or entry.query):
-        shape = "Type" if wants == 1 else "Type/id (conditional forms are not supported)"
+    if wants is not None and (len(parts) != wants or entry.query) and not entry.conditional:
+        shape = {"POST": "Type", "PUT": "Type/id or Type?criteria"}.get(
+            entry.method, "Type/id (conditional forms are not supported)")
         raise BadRequest.of(
             f"{entry.method} url must be {shape}, got {entry.url!r}", f"{entry.where}.request.url"
         )
@@ -237,7 +250,8 @@ def check_entry(entry: Entry) -> None:
             f"resourceType does not match request.url {entry.url!r}",
             f"{entry.where}.resource.resourceType",
         )
-    if entry.method == "PUT" and entry.resource and entry.resource.get("id") != parts[1]:
+    if (entry.method == "PUT" and not entry.conditional and entry.resource
+            and entry.resource.get("id") != parts[1]):
         raise BadRequest.of(
             "the resource id must equal the id in request.url", f"{entry.where}.resource.id"
         )

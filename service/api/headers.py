@@ -102,9 +102,11 @@ def check_if_none_exist(value: str | None) -> str | None:
 
 
 def check_criteria(value: str, what: str) -> str:
-    """`[Type?]query` with at least one search criterion (not only `_count` and kin)."""
+    """`[Type?]query` with at least one search criterion: not only `_count` and kin, and not
+    only empty values (`name=` would match every resource of the type that has a name)."""
     _, _, query = value.rpartition("?")
-    names = {name.partition(":")[0] for name, _ in parse_qsl(query, keep_blank_values=True)}
+    pairs = parse_qsl(query, keep_blank_values=True)
+    names = {name.partition(":")[0] for name, v in pairs if v != ""}
     if not names - RESULT_PARAMS:
         raise BadRequest.of(f"{what} {value!r} holds no search criteria", code="required")
     return value

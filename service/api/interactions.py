@@ -14,6 +14,8 @@ from urllib.parse import parse_qsl
 
 from profiles.issues import Issue, errors
 from profiles.validate import validate_resource
+from service.api import versions
+from service.api.headers import VersionMatch, check_criteria
 from service.api.includes import included
 from service.api.json_patch import apply_patch
 from service.api.references import literal_references, rewrite_references
@@ -95,17 +97,17 @@ def with_new_id(content: Mapping[str, Any]) -> dict[str, Any]:
 
 def conditional(
     resource_type: str, if_none_exist: str, max_count: int, base_url: str = "",
-    *, claimed: bool = True,
+    *, claimed: bool = True, label: str = "If-None-Exist",
 ) -> ParsedSearch:
     """`If-None-Exist: identifier=sys|val` (or `Type?...`) as a strict search; a reference
     value absolute on our base (`subject=<base>/Patient/1`) is searched (and claimed) as
-    `Patient/1`, as in a search. `claimed` (a conditional create, whose criteria the
-    created resource claims): chained parameters are refused, because what they match
-    changes with other resources, which a claim held by this one cannot follow."""
+    `Patient/1`, as in a search. `claimed` (a conditional create or update, whose criteria
+    the created resource claims): chained parameters are refused, because what they match
+    changes with other resources, which a claim held by this one cannot follow. `label`
+    names the criteria in the messages."""
+    check_criteria(if_none_exist, label)
     _, _, query = if_none_exist.rpartition("?")
     pairs = parse_qsl(query, keep_blank_values=True)
-    if not pairs:
-        raise BadRequest.of(f"If-None-Exist {if_none_exist!r} holds no search parameters")
     known = SEARCH_PARAMS.get(resource_type, {})
     parsed = parse_search(
         resource_type,
@@ -118,13 +120,13 @@ def conditional(
     )
     if parsed.subset or parsed.includes:
         raise BadRequest.of(
-            f"If-None-Exist {if_none_exist!r}: _summary, _elements and _include do not "
+            f"{label} {if_none_exist!r}: _summary, _elements and _include do not "
             "belong in a condition", code="not-supported",
         )
     if claimed and any(p.chain is not None for p in parsed.query.params):
         raise BadRequest.of(
-            f"If-None-Exist {if_none_exist!r}: chained parameters are not supported in a "
-            "conditional create (name the resource's own elements)", code="not-supported",
+            f"{label} {if_none_exist!r}: chained parameters are not supported in a "
+            "condition (name the resource's own elements)", code="not-supported",
         )
     return replace(parsed, query=replace(parsed.query, count=2, offset=0, sort=(), summary=None))
 
@@ -134,11 +136,13 @@ def claim_key(parsed: ParsedSearch) -> str:
     return "&".join(f"{k}={v}" for k, v in sorted(query_pairs(parsed.query)))
 
 
-async def match_one(repo: Repository, parsed: ParsedSearch) -> StoredResource | None:
+async def match_one(
+    repo: Repository, parsed: ParsedSearch, label: str = "If-None-Exist"
+) -> StoredResource | None:
     page = await repo.search(parsed.query)
     if page.total > 1 or len(page.items) > 1:
         raise PreconditionFailed.of(
-            f"If-None-Exist matched {page.total} resources; it must match at most one",
+            f"{label} matched {page.total} resources; it must match at most one",
             code="multiple-matches",
         )
     return page.items[0] if page.items else None
@@ -187,10 +191,19 @@ async def create_once(
         if found is not None:
             return Written(found, created=False, issues=issues)
         key = claim_key(parsed) if parsed else None
-        items = await prepare_create(repo, NewResource(new, claim_key=key), {})
-        stored = await repo.create_many(items)
-        await feedback.accept_feedback(repo, stored, base_url)
-        return Written(stored[0], created=True, issues=issues)
+        return await create_in(repo, new, key, issues, base_url)
+
+
+async def create_in(
+    repo: Repository, new: dict[str, Any], key: str | None, issues: tuple[Issue, ...],
+    base_url: str,
+) -> Written:
+    """A validated resource with its new id, created in the caller's transaction (with its
+    workflow: a referral's Task, feedback), claiming `key` when given."""
+    items = await prepare_create(repo, NewResource(new, claim_key=key), {})
+    stored = await repo.create_many(items)
+    await feedback.accept_feedback(repo, stored, base_url)
+    return Written(stored[0], created=True, issues=issues)
 
 
 async def claimed(
@@ -256,6 +269,82 @@ async def update(
                 raise  # unknown and not-yours alike: the 404 a read gives
             raise no_update_create(resource_type, rid) from exc
     return Written(done.stored, created=done.recreated, issues=issues)
+
+
+async def conditional_update(
+    store: Store,
+    caller: Caller,
+    resource_type: str,
+    criteria: str,
+    content: Mapping[str, Any],
+    match: VersionMatch | None,
+    base_url: str = "",
+) -> Written:
+    """`PUT [type]?[criteria]` (http.html#cond-update): one match is updated (a body id, if
+    any, must be its id); none creates the resource with a new id, claiming the criteria as
+    a conditional create does, so two concurrent requests create one resource (the loser
+    searches again and updates it); several are 412. A body id with no match would be an
+    update-as-create, which this server does not allow (405)."""
+    label = "conditional update"
+    parsed = conditional(resource_type, criteria, 2, base_url, label=label)
+    issues = check_valid(content)
+    try:
+        return await _conditional_update_once(store, caller, parsed, content, match, issues,
+                                              base_url)
+    except ClaimTaken:  # created by a concurrent request after our search: search again
+        try:
+            return await _conditional_update_once(store, caller, parsed, content, match,
+                                                  issues, base_url)
+        except ClaimTaken as taken:
+            raise claim_hidden(taken.key) from None
+
+
+async def _conditional_update_once(
+    store: Store,
+    caller: Caller,
+    parsed: ParsedSearch,
+    content: Mapping[str, Any],
+    match: VersionMatch | None,
+    issues: tuple[Issue, ...],
+    base_url: str,
+) -> Written:
+    resource_type, label = parsed.query.resource_type, "conditional update"
+    rid = content.get("id")
+    async with store.begin(caller) as repo:
+        found = await match_one(repo, parsed, label)
+        if found is None:
+            if rid is not None:
+                raise update_as_create(resource_type, rid)
+            if match is not None:
+                raise PreconditionFailed.of(
+                    f"If-Match: no {resource_type} matches the {label} criteria")
+            tasks.check_client_create(resource_type)
+            return await create_in(repo, with_new_id(content), claim_key(parsed), issues,
+                                   base_url)
+        if rid is not None and rid != found.id:
+            raise other_id(resource_type, rid, found.id, f"{resource_type}.id")
+        expected = await versions.expected_in(repo, (resource_type, found.id), match)
+        done = await write_update(repo, resource_type, found.id, {**content, "id": found.id},
+                                  expected)
+    return Written(done.stored, created=done.recreated, issues=issues)
+
+
+def update_as_create(resource_type: str, rid: str) -> FhirError:
+    """A conditional update that matched nothing, with an id in its body: R4 treats it as
+    an update-as-create, which this server does not allow (405, updateCreate false)."""
+    return MethodNotAllowed.of(
+        f"no {resource_type} matches the conditional update and the body has the id {rid!r}: "
+        "this server assigns ids (updateCreate is false); send the resource without an id to "
+        "create it", code="not-supported",
+    )
+
+
+def other_id(resource_type: str, rid: str, found: str, where: str) -> FhirError:
+    """A conditional update's body id that is not its match's (400, http.html#cond-update)."""
+    return BadRequest.of(
+        f"the body's id {rid!r} is not the id of the {resource_type} the criteria match "
+        f"({found!r})", where,
+    )
 
 
 async def write_update(

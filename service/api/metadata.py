@@ -103,7 +103,7 @@ def _resource(
         "updateCreate": False,
         "conditionalCreate": rtype not in SERVICE_CREATED,
         "conditionalRead": "not-supported",
-        "conditionalUpdate": False,
+        "conditionalUpdate": True,
         "conditionalDelete": "not-supported",
         "searchParam": [_param(rtype, p) for p in params.values()],
         "operation": [VALIDATE, *OPERATIONS.get(rtype, [])],

@@ -173,6 +173,32 @@ async def read(
     return resource_response(stored, subset=subset)
 
 
+@router.put("/{resource_type}")
+async def conditional_update(
+    resource_type: str,
+    request: Request,
+    body: FhirBody,
+    store: AppStore,
+    caller: CallerDep,
+    conf: Conf,
+    links: Links,
+    prefer: PreferDep,
+    if_match: IfMatchAny,
+) -> FhirResponse:
+    """`PUT [type]?[criteria]`: 200 when one resource matched and was updated, 201 when
+    none did and the resource was created (`interactions.conditional_update`)."""
+    if resource_type == "metadata":
+        raise MethodNotAllowed.of("PUT is not supported on /metadata (GET or HEAD)")
+    interactions.check_type(resource_type)
+    interactions.check_body(resource_type, body)
+    content = literal_references(body, conf.base_url)
+    done = await interactions.conditional_update(
+        store, caller, resource_type, request.url.query, content, if_match, conf.base_url
+    )
+    status = 201 if done.created else 200
+    return written_response(links, done.stored, status=status, prefer=prefer, issues=done.issues)
+
+
 @router.put("/{resource_type}/{rid}")
 async def update(
     resource_type: Type,

@@ -25,6 +25,7 @@ from service.api import interactions, versions
 from service.api.bundles import (
     Entry,
     EntryResult,
+    check_overlap,
     error_entry,
     in_order,
     parse_bundle,
@@ -115,7 +116,8 @@ def plan(entries: list[Entry], max_count: int, base_url: str = "") -> Plan:
             interactions.check_type(entry.resource_type)
             if entry.method == "POST":
                 tasks.check_client_create(entry.resource_type)
-        if entry.method == "POST" and entry.resource is not None:
+        if (entry.method == "POST" or entry.conditional) and entry.resource is not None:
+            # a conditional update's id is its match's, or this one if it creates
             out.refs[entry.index] = f"{entry.resource_type}/{new_id()}"
         elif entry.method == "PUT":
             out.refs[entry.index] = entry.path
@@ -124,16 +126,19 @@ def plan(entries: list[Entry], max_count: int, base_url: str = "") -> Plan:
         elif entry.full_url and entry.method == "PATCH":
             mapping[entry.full_url] = entry.path
     for entry in entries:
-        if entry.index in out.refs and entry.method == "POST" and entry.if_none_exist:
+        criteria = entry.query if entry.conditional else entry.if_none_exist
+        if entry.index in out.refs and entry.method in ("POST", "PUT") and criteria:
+            label = "conditional update" if entry.conditional else "If-None-Exist"
             with at(entry):
-                query = mapped_query(entry.if_none_exist, mapping)
+                query = mapped_query(criteria, mapping)
                 out.conditions[entry.index] = interactions.conditional(
-                    entry.resource_type, query, max_count, base_url
+                    entry.resource_type, query, max_count, base_url, label=label
                 )
     for index, ref in out.refs.items():
         entry = out.entry(index)
         body = entry.resource or {}
-        fresh = interactions.with_new_id(body) if entry.method == "POST" else dict(body)
+        created = entry.method == "POST" or entry.conditional
+        fresh = interactions.with_new_id(body) if created else dict(body)
         content = rewrite_references(fresh | {"id": ref.split("/")[1]}, mapping)
         out.contents[index] = localise_references(content, base_url)
         _conditional_references(out, entry, max_count, base_url)
@@ -233,9 +238,11 @@ async def _execute(repo: Repository, ctx: Context, p: Plan, taken: set[Claim]) -
     results = [await _delete(repo, e) for e in in_order(p.entries, "DELETE")]
     resolved = await _resolve_references(repo, p)
     existing = await _conditions(repo, p)
+    _check_matches(p, existing)
     contents, items = await _prepare(repo, p, existing, taken, resolved)
     results += await _create(repo, p, items, existing, ctx.settings.base_url)
-    results += [await _update(repo, p, e, contents[e.index]) for e in in_order(p.entries, "PUT")]
+    results += [await _update(repo, p, e, contents[e.index], existing.get(e.index))
+                for e in in_order(p.entries, "PUT") if e.index not in items]
     # a patch's references to POSTs that matched (ifNoneExist) or lost a claim race go to
     # the resource they resolved to; conditional references stay 400 in a patch, as in PATCH
     matched = {p.refs[i]: found.ref for i, found in existing.items()}
@@ -272,13 +279,42 @@ async def _resolve_references(repo: Repository, p: Plan) -> dict[str, str]:
 
 
 async def _conditions(repo: Repository, p: Plan) -> dict[int, StoredResource]:
+    """What each ifNoneExist and conditional update matches (412 for several)."""
     existing = {}
     for index, parsed in p.conditions.items():
-        with at(p.entry(index)):
-            found = await interactions.match_one(repo, parsed)
+        entry = p.entry(index)
+        label = "conditional update" if entry.conditional else "If-None-Exist"
+        with at(entry):
+            found = await interactions.match_one(repo, parsed, label)
         if found is not None:
             existing[index] = found
     return existing
+
+
+def _check_matches(p: Plan, existing: Mapping[int, StoredResource]) -> None:
+    """A conditional update that matched writes its match: the body's id, if any, must be
+    the match's (400), and no other DELETE, PUT or PATCH may touch it (400, trules). One
+    that matched nothing creates: a body id would be an update-as-create (405), an ifMatch
+    cannot hold (412)."""
+    seen = {e.path: e for e in p.entries
+            if e.method in ("DELETE", "PUT", "PATCH") and not e.conditional}
+    for entry in p.entries:
+        if not entry.conditional:
+            continue
+        found, rid = existing.get(entry.index), (entry.resource or {}).get("id")
+        with at(entry):
+            if found is None and rid is not None:
+                raise interactions.update_as_create(entry.resource_type, rid)
+            if found is None and entry.if_match is not None:
+                raise PreconditionFailed.of(
+                    f"ifMatch: no {entry.resource_type} matches the conditional update",
+                    "request.ifMatch")
+            if found is None:
+                tasks.check_client_create(entry.resource_type)
+                continue
+            if rid is not None and rid != found.id:
+                raise interactions.other_id(entry.resource_type, rid, found.id, "resource.id")
+            check_overlap(seen, found.ref, entry)
 
 
 async def _prepare(
@@ -293,14 +329,17 @@ async def _prepare(
     holder, until none is left."""
     while True:
         remap = {**resolved, **{p.refs[i]: found.ref for i, found in existing.items()}}
-        contents = {
-            i: rewrite_references(c, remap) for i, c in p.contents.items() if i not in existing
+        contents = {  # a conditional update that matched writes its content there
+            i: rewrite_references(c, remap) for i, c in p.contents.items()
+            if i not in existing or p.entry(i).conditional
         }
-        known: Mapping[str, Mapping[str, Any]] = {p.refs[i]: c for i, c in contents.items()}
+        known: Mapping[str, Mapping[str, Any]] = {
+            remap.get(p.refs[i], p.refs[i]): c for i, c in contents.items()}
         items = {
             e.index: await prepare_create(repo, _new(p, e.index, contents), known)
-            for e in in_order(p.entries, "POST")
-            if e.index not in existing
+            for e in p.entries
+            if (e.method == "POST" or e.conditional) and e.index in p.refs
+            and e.index not in existing
         }
         hits = {
             i: (it.resource_type, it.claim_key or "")
@@ -312,6 +351,8 @@ async def _prepare(
             return contents, items
         for index, (kind, key) in hits.items():
             with at(p.entry(index)):
+                if p.entry(index).conditional:  # its search found no holder: not ours to see
+                    raise interactions.claim_hidden(key)
                 existing[index] = await interactions.holder(
                     repo, kind, key, contents[index], lenient=index in p.conditions
                 )
@@ -344,7 +385,8 @@ async def _create(
     for index, group in items.items():
         results.append(EntryResult(p.entry(index), 201, stored[position], issues=p.issues[index]))
         position += len(group)
-    return results + [EntryResult(p.entry(i), 200, found) for i, found in existing.items()]
+    return results + [EntryResult(p.entry(i), 200, found) for i, found in existing.items()
+                      if not p.entry(i).conditional]
 
 
 def _at_entry(
@@ -359,10 +401,14 @@ def _at_entry(
     return exc
 
 
-async def _update(repo: Repository, p: Plan, entry: Entry, content: dict[str, Any]) -> EntryResult:
+async def _update(repo: Repository, p: Plan, entry: Entry, content: dict[str, Any],
+                  match: StoredResource | None) -> EntryResult:
+    """A PUT entry; a conditional one writes what its search matched (`match`)."""
     with at(entry):
         known = {p.refs[i]: c for i, c in p.contents.items()}
         kind, _, rid = entry.path.partition("/")
+        if match is not None:
+            rid, content = match.id, {**content, "id": match.id}
         expected = await versions.expected_in(repo, (kind, rid), entry.if_match)
         try:
             if kind == "Task":

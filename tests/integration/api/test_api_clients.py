@@ -83,3 +83,17 @@ def _create_with_httpx(base: str, resource: dict[str, Any]) -> dict[str, Any]:
     assert r.headers["location"] == f"{base}/Patient/{body['id']}/_history/1"
     assert r.headers["etag"] == 'W/"1"'
     return body
+
+
+async def test_fhirpy_conditional_update_creates_then_updates(server_url: str, kit: Kit) -> None:
+    """fhirpy's `SearchSet.update` is `PUT [type]?[criteria]` (http.html#cond-update)."""
+    client = AsyncFHIRClient(server_url)
+    system, value = kit.patient()["identifier"][0].values()
+    by_fnr = client.resources("Patient").search(identifier=f"{system}|{value}")
+    fields = {k: v for k, v in kit.patient().items() if k != "resourceType"}
+    first, created = await by_fnr.update(client.resource("Patient", **fields))
+    assert created and first["meta"]["versionId"] == "1"
+    fields["name"] = [{"family": "Hansen"}]
+    second, created = await by_fnr.update(client.resource("Patient", **fields))
+    assert not created and second.id == first.id and second["meta"]["versionId"] == "2"
+    assert [p["name"][0]["family"] for p in await by_fnr.fetch_all()] == ["Hansen"]

@@ -183,7 +183,7 @@ async def test_if_none_exist_placeholders_are_rewritten_before_matching(
     ("method", "path", "allow"),
     [
         ("POST", f"Patient/{UNKNOWN}", "GET, HEAD, PUT, PATCH, DELETE"),
-        ("PUT", "Patient", "GET, HEAD, POST"),
+        ("DELETE", "Patient", "GET, HEAD, POST, PUT"),  # PUT: conditional update
         ("DELETE", "metadata", "GET, HEAD"),
         ("PUT", f"Patient/{UNKNOWN}/_history", "GET, HEAD"),
         ("GET", "", "POST"),

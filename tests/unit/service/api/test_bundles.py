@@ -71,10 +71,12 @@ def test_parse_bundle_entries() -> None:
             },
             "Bundle.entry[0].resource.id",
         ),
+        ({"request": {"method": "DELETE", "url": "Patient?identifier=x"}},
+         "Bundle.entry[0].request.url"),  # conditional delete is not supported
         (
             {
                 "resource": {"resourceType": "Patient"},
-                "request": {"method": "PUT", "url": "Patient?identifier=x"},
+                "request": {"method": "PUT", "url": "Patient/1?identifier=x"},
             },
             "Bundle.entry[0].request.url",
         ),

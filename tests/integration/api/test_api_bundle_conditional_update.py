@@ -1,0 +1,119 @@
+"""Conditional updates as Bundle entries (`request: PUT Patient?identifier=...`,
+http.html#cond-update and #transaction), on SQLite and PostgreSQL: the entry's search runs
+inside the transaction; one match is updated and the other entries' references to its
+fullUrl point at it, none creates, and every refusal leaves the store as it was."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from profiles import canonical
+
+from .conftest import Kit, patient
+
+PAT = "urn:uuid:0f5e8a2e-1111-4d6c-9b1a-2f0e5b7c9a01"
+FNR = "15076500565"  # not the patient gp_and_clinic makes
+BY_FNR = f"Patient?identifier={canonical.NO_FNR}|{FNR}"
+
+
+def put(resource: dict[str, Any], url: str, full_url: str | None = None,
+        **request: str) -> dict[str, Any]:
+    out: dict[str, Any] = {"resource": resource,
+                           "request": {"method": "PUT", "url": url, **request}}
+    return out | ({"fullUrl": full_url} if full_url else {})
+
+
+def bundle(*entries: dict[str, Any], kind: str = "transaction") -> dict[str, Any]:
+    return {"resourceType": "Bundle", "type": kind, "entry": list(entries)}
+
+
+def person(family: str, **more: Any) -> dict[str, Any]:
+    return {**patient(FNR, family), **more}
+
+
+async def referral_and_patient(kit: Kit, family: str, identifier: str) -> dict[str, Any]:
+    refs = await kit.gp_and_clinic()
+    referral = kit.referral(PAT, refs["role"], refs["clinic"], identifier=identifier)
+    return bundle(
+        {"resource": referral, "request": {"method": "POST", "url": "ServiceRequest"}},
+        put(person(family), BY_FNR, PAT),
+    )
+
+
+def statuses(response: httpx.Response) -> list[str]:
+    assert response.status_code == 200, response.text
+    return [e["response"]["status"] for e in response.json()["entry"]]
+
+
+async def test_transaction_creates_then_updates_the_match_and_points_references_at_it(
+    api: httpx.AsyncClient, kit: Kit
+) -> None:
+    first = await api.post("", json=await referral_and_patient(kit, "Nordmann", "C-1"))
+    assert statuses(first) == ["201 Created", "201 Created"]
+    referral, created = (e["resource"] for e in first.json()["entry"])
+    assert referral["subject"]["reference"] == f"Patient/{created['id']}"
+    assert first.json()["entry"][1]["response"]["location"] == f"Patient/{created['id']}/_history/1"
+
+    second = await api.post("", json=await referral_and_patient(kit, "Hansen", "C-2"))
+    assert statuses(second) == ["201 Created", "200 OK"]
+    referral, updated = (e["resource"] for e in second.json()["entry"])
+    assert updated["id"] == created["id"] and updated["meta"]["versionId"] == "2"
+    assert referral["subject"]["reference"] == f"Patient/{created['id']}"
+    stored = (await api.get(f"Patient/{created['id']}")).json()
+    assert stored["name"][0]["family"] == "Hansen"
+    assert await kit.count("Patient", {"identifier": f"{canonical.NO_FNR}|{FNR}"}) == 1
+
+
+async def test_several_matches_fail_the_transaction_with_412(
+    api: httpx.AsyncClient, kit: Kit
+) -> None:
+    await kit.post(person("A"))
+    await kit.post(person("B"))
+    r = await api.post("", json=bundle(put(person("Hansen"), BY_FNR)))
+    issues = kit.outcome(r, 412)
+    assert issues[0]["expression"] == ["Bundle.entry[0]"]
+    assert await kit.count("Patient", {"name": "Hansen"}) == 0
+
+
+async def test_a_body_id_other_than_the_match_is_400_at_the_entry(
+    api: httpx.AsyncClient, kit: Kit
+) -> None:
+    await kit.post(person("A"))
+    other = await kit.post(kit.patient())
+    r = await api.post("", json=bundle(put(person("Hansen", id=other["id"]), BY_FNR)))
+    assert kit.expressions(kit.outcome(r, 400)) == {"Bundle.entry[0].resource.id"}
+    assert await kit.count("Patient", {"name": "Hansen"}) == 0
+
+
+async def test_a_body_id_without_a_match_is_405(api: httpx.AsyncClient, kit: Kit) -> None:
+    body = person("Hansen", id="7f1c4a56-3b7e-4c59-9a86-2c9d1e4f0a11")
+    kit.outcome(await api.post("", json=bundle(put(body, BY_FNR))), 405)
+    assert await kit.count("Patient") == 0
+
+
+async def test_a_match_that_another_entry_writes_is_400(api: httpx.AsyncClient, kit: Kit) -> None:
+    existing = await kit.post(person("A"))
+    plain = put(person("B", id=existing["id"]), f"Patient/{existing['id']}")
+    r = await api.post("", json=bundle(plain, put(person("C"), BY_FNR)))
+    assert kit.expressions(kit.outcome(r, 400)) == {"Bundle.entry[1].request.url"}
+    assert (await api.get(f"Patient/{existing['id']}")).json()["meta"]["versionId"] == "1"
+
+
+async def test_if_match_guards_the_match(api: httpx.AsyncClient, kit: Kit) -> None:
+    existing = await kit.post(person("A"))
+    stale = await api.post("", json=bundle(put(person("B"), BY_FNR, ifMatch='W/"3"')))
+    kit.outcome(stale, 412)
+    fresh = await api.post("", json=bundle(put(person("B"), BY_FNR, ifMatch='W/"1"')))
+    assert statuses(fresh) == ["200 OK"]
+    assert fresh.json()["entry"][0]["resource"]["id"] == existing["id"]
+
+
+async def test_batch_entries_answer_each_alone(api: httpx.AsyncClient, kit: Kit) -> None:
+    r = await api.post("", json=bundle(put(person("A"), BY_FNR), kind="batch"))
+    assert statuses(r) == ["201 Created"]
+    r = await api.post("", json=bundle(put(person("B"), BY_FNR),
+                                       put(person("C"), "Patient?name="), kind="batch"))
+    assert statuses(r)[0] == "200 OK" and statuses(r)[1].startswith("400")
+    assert await kit.count("Patient", {"name": "B"}) == 1
