@@ -187,11 +187,16 @@ async def create_once(
     statement) or in one transaction."""
     context = store.one_shot(caller, cached=cached) if one_shot else store.begin(caller)
     async with context as repo:
-        found = await match_one(repo, parsed) if parsed else None
+        if parsed is None:
+            return await create_in(repo, new, None, issues, base_url)
+        key = claim_key(parsed)
+        await repo.serialise_claims([(new["resourceType"], key)])
+        found = await match_one(repo, parsed)
         if found is not None:
             return Written(found, created=False, issues=issues)
-        key = claim_key(parsed) if parsed else None
-        return await create_in(repo, new, key, issues, base_url)
+        done = await create_in(repo, new, key, issues, base_url)
+        await check_satisfied(repo, parsed, done.stored, "If-None-Exist")
+        return done
 
 
 async def create_in(
@@ -204,6 +209,20 @@ async def create_in(
     stored = await repo.create_many(items)
     await feedback.accept_feedback(repo, stored, base_url)
     return Written(stored[0], created=True, issues=issues)
+
+
+async def check_satisfied(
+    repo: Repository, parsed: ParsedSearch, stored: StoredResource, label: str
+) -> None:
+    """A resource created under criteria must be what they find (HAPI refuses it too):
+    else it would hold their claim while a search for them finds something else or
+    nothing. 400, and the transaction rolls back."""
+    page = await repo.search(parsed.query)
+    if [item.id for item in page.items] != [stored.id]:
+        raise BadRequest.of(
+            f"the resource does not match its own {label} criteria "
+            f"({claim_key(parsed)}): it would not be found by them", code="invariant",
+        )
 
 
 async def claimed(
@@ -233,7 +252,7 @@ async def holder(
     return referral
 
 
-def claim_hidden(key: str) -> FhirError:
+def claim_hidden(key: str, label: str = "If-None-Exist") -> FhirError:
     """The claim is held by a resource the caller cannot see (the holder committed before
     the claim was refused, so a retry would meet it again). Neutral: no claim key, no
     `retry`, nothing of the hidden holder; the same 409 whatever holds it."""
@@ -243,7 +262,7 @@ def claim_hidden(key: str) -> FhirError:
             "ServiceRequest.identifier",
             code="duplicate",
         )
-    return Conflict.of("the If-None-Exist criteria are already claimed by another resource",
+    return Conflict.of(f"the {label} criteria are already claimed by another resource",
                        code="duplicate")
 
 
@@ -281,25 +300,23 @@ async def conditional_update(
     base_url: str = "",
 ) -> Written:
     """`PUT [type]?[criteria]` (http.html#cond-update): one match is updated (a body id, if
-    any, must be its id); none creates the resource with a new id, claiming the criteria as
-    a conditional create does, so two concurrent requests create one resource (the loser
-    searches again and updates it); several are 412. A body id with no match would be an
-    update-as-create, which this server does not allow (405)."""
+    any, must be its id); none creates the resource with a new id, which must match the
+    criteria, claiming them as a conditional create does; several are 412. A body id with
+    no match would be an update-as-create, which this server does not allow (405). The
+    search and the write run under the criteria's lock (`serialise_claims`), so concurrent
+    requests create one resource and update it in turn. A claim still taken is held by a
+    resource the caller cannot see: 409, as for a conditional create."""
     label = "conditional update"
     parsed = conditional(resource_type, criteria, 2, base_url, label=label)
     issues = check_valid(content)
     try:
-        return await _conditional_update_once(store, caller, parsed, content, match, issues,
-                                              base_url)
-    except ClaimTaken:  # created by a concurrent request after our search: search again
-        try:
-            return await _conditional_update_once(store, caller, parsed, content, match,
-                                                  issues, base_url)
-        except ClaimTaken as taken:
-            raise claim_hidden(taken.key) from None
+        return await _conditional_update_in(store, caller, parsed, content, match, issues,
+                                            base_url)
+    except ClaimTaken as taken:
+        raise claim_hidden(taken.key, label) from None
 
 
-async def _conditional_update_once(
+async def _conditional_update_in(
     store: Store,
     caller: Caller,
     parsed: ParsedSearch,
@@ -311,6 +328,7 @@ async def _conditional_update_once(
     resource_type, label = parsed.query.resource_type, "conditional update"
     rid = content.get("id")
     async with store.begin(caller) as repo:
+        await repo.serialise_claims([(resource_type, claim_key(parsed))])
         found = await match_one(repo, parsed, label)
         if found is None:
             if rid is not None:
@@ -319,8 +337,10 @@ async def _conditional_update_once(
                 raise PreconditionFailed.of(
                     f"If-Match: no {resource_type} matches the {label} criteria")
             tasks.check_client_create(resource_type)
-            return await create_in(repo, with_new_id(content), claim_key(parsed), issues,
+            made = await create_in(repo, with_new_id(content), claim_key(parsed), issues,
                                    base_url)
+            await check_satisfied(repo, parsed, made.stored, label)
+            return made
         if rid is not None and rid != found.id:
             raise other_id(resource_type, rid, found.id, f"{resource_type}.id")
         expected = await versions.expected_in(repo, (resource_type, found.id), match)

@@ -85,7 +85,10 @@ class Plan:
     entries: list[Entry]
     refs: dict[int, str] = field(default_factory=dict)  # POST/PUT index -> Type/id
     contents: dict[int, dict[str, Any]] = field(default_factory=dict)  # rewritten bodies
-    conditions: dict[int, ParsedSearch] = field(default_factory=dict)  # ifNoneExist
+    # ifNoneExist and conditional updates: parsed (fullUrls as the ids planned), and the
+    # query text, re-parsed when the transaction runs once earlier entries' matches are known
+    conditions: dict[int, ParsedSearch] = field(default_factory=dict)
+    criteria: dict[int, str] = field(default_factory=dict)
     issues: dict[int, tuple[Issue, ...]] = field(default_factory=dict)
     mapping: dict[str, str] = field(default_factory=dict)  # fullUrl -> Type/id
     # Conditional references (`Patient?identifier=s|v`) -> (their search, where first seen)
@@ -126,14 +129,16 @@ def plan(entries: list[Entry], max_count: int, base_url: str = "") -> Plan:
         elif entry.full_url and entry.method == "PATCH":
             mapping[entry.full_url] = entry.path
     for entry in entries:
-        criteria = entry.query if entry.conditional else entry.if_none_exist
-        if entry.index in out.refs and entry.method in ("POST", "PUT") and criteria:
-            label = "conditional update" if entry.conditional else "If-None-Exist"
+        criteria = entry.query if entry.conditional else (
+            entry.if_none_exist if entry.method == "POST" else None)
+        if entry.index in out.refs and criteria:
             with at(entry):
-                query = mapped_query(criteria, mapping)
+                out.criteria[entry.index] = mapped_query(criteria, mapping)
                 out.conditions[entry.index] = interactions.conditional(
-                    entry.resource_type, query, max_count, base_url, label=label
+                    entry.resource_type, out.criteria[entry.index], max_count, base_url,
+                    label=label_of(entry),
                 )
+    _check_distinct_criteria(out)
     for index, ref in out.refs.items():
         entry = out.entry(index)
         body = entry.resource or {}
@@ -144,6 +149,25 @@ def plan(entries: list[Entry], max_count: int, base_url: str = "") -> Plan:
         _conditional_references(out, entry, max_count, base_url)
     _validate(out)
     return out
+
+
+def label_of(entry: Entry) -> str:
+    """What an entry's criteria are called in messages."""
+    return "conditional update" if entry.conditional else "If-None-Exist"
+
+
+def _check_distinct_criteria(p: Plan) -> None:
+    """Two entries that would create under the same criteria (ifNoneExist, conditional
+    update) would claim the same key: 400 at the second, before any I/O."""
+    seen: dict[tuple[str, str], Entry] = {}
+    for index, parsed in p.conditions.items():
+        entry = p.entry(index)
+        first = seen.setdefault((entry.resource_type, interactions.claim_key(parsed)), entry)
+        if first is not entry:
+            raise BadRequest.of(
+                f"the criteria of {entry.where} are those of {first.where}: one resource "
+                "would answer both", f"{entry.where}.request.url", code="invariant",
+            )
 
 
 def mapped_query(query: str, mapping: Mapping[str, str]) -> str:
@@ -235,12 +259,18 @@ async def batch(ctx: Context, entries: list[Entry | FhirError]) -> list[EntryRes
 
 
 async def _execute(repo: Repository, ctx: Context, p: Plan, taken: set[Claim]) -> list[EntryResult]:
+    # Conditional updates search before the DELETEs, so that one whose match an entry
+    # deletes is an overlap (400), not a create; ifNoneExist searches after them.
+    await repo.serialise_claims(
+        (p.entry(i).resource_type, interactions.claim_key(c)) for i, c in p.conditions.items())
+    existing, conditions = await _conditions(repo, ctx, p, {}, {}, updates=True)
+    _check_matches(p, existing)
     results = [await _delete(repo, e) for e in in_order(p.entries, "DELETE")]
     resolved = await _resolve_references(repo, p)
-    existing = await _conditions(repo, p)
-    _check_matches(p, existing)
-    contents, items = await _prepare(repo, p, existing, taken, resolved)
+    existing, conditions = await _conditions(repo, ctx, p, existing, conditions, updates=False)
+    contents, items = await _prepare(repo, p, existing, conditions, taken, resolved)
     results += await _create(repo, p, items, existing, ctx.settings.base_url)
+    await _check_satisfied(repo, p, items, conditions, results)
     results += [await _update(repo, p, e, contents[e.index], existing.get(e.index))
                 for e in in_order(p.entries, "PUT") if e.index not in items]
     # a patch's references to POSTs that matched (ifNoneExist) or lost a claim race go to
@@ -278,17 +308,59 @@ async def _resolve_references(repo: Repository, p: Plan) -> dict[str, str]:
     return resolved
 
 
-async def _conditions(repo: Repository, p: Plan) -> dict[int, StoredResource]:
-    """What each ifNoneExist and conditional update matches (412 for several)."""
-    existing = {}
-    for index, parsed in p.conditions.items():
-        entry = p.entry(index)
-        label = "conditional update" if entry.conditional else "If-None-Exist"
+async def _conditions(
+    repo: Repository, ctx: Context, p: Plan, existing: Mapping[int, StoredResource],
+    conditions: Mapping[int, ParsedSearch], *, updates: bool,
+) -> tuple[dict[int, StoredResource], dict[int, ParsedSearch]]:
+    """What each conditional update (`updates`) or ifNoneExist matches (412 for several),
+    beside `existing` and the `conditions` as searched, from earlier calls. Criteria that
+    name another such entry's fullUrl are searched after it, for what it matched."""
+    found_all, searched = dict(existing), dict(conditions)
+    for index in _search_order(p, [i for i in p.conditions if p.entry(i).conditional is updates]):
+        entry, planned = p.entry(index), p.conditions[index]
+        matched = {p.refs[i]: found.ref for i, found in found_all.items()}
+        parsed = planned
         with at(entry):
-            found = await interactions.match_one(repo, parsed, label)
+            if any(ref in p.criteria[index] for ref in matched):
+                query = mapped_query(p.criteria[index], matched)
+                parsed = interactions.conditional(
+                    entry.resource_type, query, ctx.settings.max_page_size,
+                    ctx.settings.base_url, label=label_of(entry))
+                await repo.serialise_claims(
+                    [(entry.resource_type, interactions.claim_key(parsed))])
+            searched[index] = parsed
+            found = await interactions.match_one(repo, parsed, label_of(entry))
         if found is not None:
-            existing[index] = found
-    return existing
+            found_all[index] = found
+    return found_all, searched
+
+
+def _search_order(p: Plan, pending: list[int]) -> Iterator[int]:
+    """`pending` in entry order, except that an entry whose criteria name another pending
+    entry's planned id (its fullUrl) comes after it (entry order where they name each
+    other)."""
+    waiting = list(pending)
+    while waiting:
+        ready = [i for i in waiting
+                 if not any(p.refs[j] in p.criteria[i] for j in waiting if j != i)]
+        for index in ready or waiting[:1]:
+            waiting.remove(index)
+            yield index
+
+
+async def _check_satisfied(
+    repo: Repository, p: Plan, items: Mapping[int, list[NewResource]],
+    conditions: Mapping[int, ParsedSearch], results: list[EntryResult],
+) -> None:
+    """A resource created under criteria must match them (else it would hold a claim its
+    criteria do not find): 400 at its entry, as HAPI refuses it."""
+    created = {r.entry.index: r.stored for r in results if r.status == 201}
+    for index in items:
+        stored = created.get(index)
+        if index in conditions and stored is not None:
+            with at(p.entry(index)):
+                await interactions.check_satisfied(repo, conditions[index], stored,
+                                                   label_of(p.entry(index)))
 
 
 def _check_matches(p: Plan, existing: Mapping[int, StoredResource]) -> None:
@@ -321,6 +393,7 @@ async def _prepare(
     repo: Repository,
     p: Plan,
     existing: dict[int, StoredResource],
+    conditions: Mapping[int, ParsedSearch],
     taken: set[Claim],
     resolved: Mapping[str, str],
 ) -> tuple[dict[int, dict[str, Any]], dict[int, list[NewResource]]]:
@@ -336,7 +409,7 @@ async def _prepare(
         known: Mapping[str, Mapping[str, Any]] = {
             remap.get(p.refs[i], p.refs[i]): c for i, c in contents.items()}
         items = {
-            e.index: await prepare_create(repo, _new(p, e.index, contents), known)
+            e.index: await prepare_create(repo, _new(conditions, e.index, contents), known)
             for e in p.entries
             if (e.method == "POST" or e.conditional) and e.index in p.refs
             and e.index not in existing
@@ -352,14 +425,15 @@ async def _prepare(
         for index, (kind, key) in hits.items():
             with at(p.entry(index)):
                 if p.entry(index).conditional:  # its search found no holder: not ours to see
-                    raise interactions.claim_hidden(key)
+                    raise interactions.claim_hidden(key, "conditional update")
                 existing[index] = await interactions.holder(
                     repo, kind, key, contents[index], lenient=index in p.conditions
                 )
 
 
-def _new(p: Plan, index: int, contents: Mapping[int, dict[str, Any]]) -> NewResource:
-    parsed = p.conditions.get(index)
+def _new(conditions: Mapping[int, ParsedSearch], index: int,
+         contents: Mapping[int, dict[str, Any]]) -> NewResource:
+    parsed = conditions.get(index)
     return NewResource(
         contents[index], claim_key=interactions.claim_key(parsed) if parsed else None
     )

@@ -7,11 +7,11 @@ and anything else is NotFound, exactly as if it were absent (Medplum, Polar).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Table, exists, func, or_, select, true
+from sqlalchemy import ColumnElement, Row, Table, exists, func, or_, select, text, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.errors import Gone, NotFound, PreconditionFailed
@@ -33,6 +33,7 @@ from service.store.tables import conditional_claims, resource_history, resource_
 __all__ = ["ClaimTaken", "Repository"]
 
 _CURRENT = (resources.c.version_id, resources.c.deleted)
+_ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
 
 
 class Repository:
@@ -223,6 +224,19 @@ class Repository:
         )
         items = [_stored(row) for row in (await self._conn.execute(page)).all()]
         return SearchPage(total if counted else len(items), items)
+
+    async def serialise_claims(self, claims: Iterable[tuple[str, str]]) -> None:
+        """Hold a lock per (resource type, conditional key) until the transaction ends: a
+        conditional create or update searches and writes under it, so two with the same
+        criteria run one after the other and the second finds what the first wrote (the
+        claim row alone cannot tell it: an update drops it). PostgreSQL: transaction-level
+        advisory locks, taken in sorted order; SQLite serialises its writers already."""
+        wanted = sorted(set(claims))
+        if not wanted or self._conn.dialect.name != "postgresql":
+            return
+        self._require_transaction()
+        for kind, key in wanted:
+            await self._conn.execute(_ADVISORY_LOCK, {"key": f"{kind}?{key}"})
 
     async def find_claim(self, resource_type: str, key: str) -> StoredResource | None:
         """The live resource holding a conditional-create key, if the caller may see it."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any, Protocol
 
+from profiles.checks import reference_type
 from service.errors import Gone, NotFound
 from service.store.model import StoredResource
 
@@ -25,16 +26,20 @@ class Reader(Protocol):
 
 
 def ref_type(reference: str | None) -> str | None:
-    """`Organization/1`, `http://x/fhir/Organization/1` -> `Organization`; else None."""
-    parts = (reference or "").rstrip("/").split("/")
-    if len(parts) < 2 or not parts[-2][:1].isupper() or parts[-1].startswith("urn:"):
+    """The FHIR resource type a literal reference names (`checks.reference_type`):
+    `Organization/1`, `http://x/fhir/Organization/1/_history/2` -> `Organization`; a
+    contained, `urn:` or conditional reference, or a URL of another kind -> None."""
+    if not reference or "?" in reference:
         return None
-    return parts[-2]
+    return reference_type(reference)
 
 
 def local(reference: str) -> str:
-    """The `Type/id` tail of a reference."""
-    return "/".join(reference.rstrip("/").split("/")[-2:])
+    """The `Type/id` of a literal reference (without a `/_history/n`)."""
+    parts = reference.split("/")
+    if len(parts) >= 4 and parts[-2] == "_history":
+        parts = parts[:-2]
+    return "/".join(parts[-2:])
 
 
 def party_refs(content: Mapping[str, Any]) -> Iterator[str]:

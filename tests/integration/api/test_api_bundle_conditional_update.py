@@ -117,3 +117,55 @@ async def test_batch_entries_answer_each_alone(api: httpx.AsyncClient, kit: Kit)
                                        put(person("C"), "Patient?name="), kind="batch"))
     assert statuses(r)[0] == "200 OK" and statuses(r)[1].startswith("400")
     assert await kit.count("Patient", {"name": "B"}) == 1
+
+
+async def test_a_plain_put_entry_ignores_an_if_none_exist(api: httpx.AsyncClient, kit: Kit) -> None:
+    """ifNoneExist belongs to POST; a PUT entry with one updates its url as before."""
+    existing = await kit.post(person("A"))
+    url = f"Patient/{existing['id']}"
+    r = await api.post("", json=bundle(put(person("B", id=existing["id"]), url,
+                                           ifNoneExist=BY_FNR.partition("?")[2])))
+    assert statuses(r) == ["200 OK"]
+    assert (await api.get(url)).json()["name"][0]["family"] == "B"
+
+
+async def test_two_entries_with_the_same_criteria_are_400(api: httpx.AsyncClient, kit: Kit) -> None:
+    criteria = BY_FNR.partition("?")[2]
+    twice = bundle(put(person("A"), BY_FNR), put(person("B"), f"Patient?{criteria}"))
+    assert kit.expressions(kit.outcome(await api.post("", json=twice), 400)) == {
+        "Bundle.entry[1].request.url"}
+    post = {"resource": person("C"),
+            "request": {"method": "POST", "url": "Patient", "ifNoneExist": criteria}}
+    mixed = bundle(post, put(person("D"), BY_FNR))
+    kit.outcome(await api.post("", json=mixed), 400)
+    assert await kit.count("Patient") == 0
+
+
+async def test_a_match_that_a_delete_entry_removes_is_400(api: httpx.AsyncClient, kit: Kit) -> None:
+    existing = await kit.post(person("A"))
+    url = f"Patient/{existing['id']}"
+    gone = {"request": {"method": "DELETE", "url": url}}
+    r = await api.post("", json=bundle(gone, put(person("B"), BY_FNR)))
+    assert kit.expressions(kit.outcome(r, 400)) == {"Bundle.entry[1].request.url"}
+    assert (await api.get(url)).status_code == 200
+    assert await kit.count("Patient") == 1
+
+
+async def test_criteria_naming_a_matched_entry_search_its_match(
+    api: httpx.AsyncClient, kit: Kit
+) -> None:
+    """`subject=urn:uuid:...` of an entry that matched searches that match, run after run."""
+    refs = await kit.gp_and_clinic()
+    first = await api.post("", json=await referral_and_patient(kit, "Nordmann", "C-9"))
+    patient_id = first.json()["entry"][1]["resource"]["id"]
+    referral = kit.referral(PAT, refs["role"], refs["clinic"], identifier="C-9")
+    system = referral["identifier"][0]["system"]
+    again = bundle(put(referral, f"ServiceRequest?identifier={system}|C-9&subject={PAT}"),
+                   put(person("Hansen"), BY_FNR, PAT))
+    r = await api.post("", json=again)
+    assert statuses(r) == ["200 OK", "200 OK"]
+    referral_out, patient_out = (e["resource"] for e in r.json()["entry"])
+    assert patient_out["id"] == patient_id
+    assert referral_out["id"] == first.json()["entry"][0]["resource"]["id"]
+    assert referral_out["subject"]["reference"] == f"Patient/{patient_id}"
+    assert await kit.count("ServiceRequest", {"identifier": f"{system}|C-9"}) == 1

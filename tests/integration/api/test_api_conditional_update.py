@@ -9,8 +9,12 @@ import asyncio
 from typing import Any
 
 import httpx
+import pytest
 
 from profiles import canonical
+from service.api import interactions
+from service.store.db import Store
+from service.store.model import SYSTEM, NewResource
 
 from .conftest import FNR, Kit
 
@@ -168,3 +172,39 @@ async def test_the_capability_statement_says_so(api: httpx.AsyncClient) -> None:
     rest = (await api.get("metadata")).json()["rest"][0]
     flags = {r["type"]: r["conditionalUpdate"] for r in rest["resource"]}
     assert flags["Patient"] is True and set(flags.values()) == {True}
+
+
+async def test_a_body_that_does_not_match_its_criteria_is_400(
+    api: httpx.AsyncClient, kit: Kit
+) -> None:
+    """Else it would claim criteria that do not find it, and block them (HAPI refuses it)."""
+    other = f"Patient?identifier={canonical.NO_FNR}|15076500565"
+    issues = kit.outcome(await api.put(other, json=renamed("Hansen")), 400)
+    assert issues[0]["code"] == "invariant"
+    assert await kit.count("Patient") == 0
+    r = await api.post("Patient", json=renamed("Hansen"),
+                       headers={"If-None-Exist": other.partition("?")[2]})
+    kit.outcome(r, 400)
+    assert await kit.count("Patient") == 0
+    assert (await api.put(CRITERIA, json=renamed("Hansen"))).status_code == 201
+
+
+@pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)  # SQLite: one writer
+async def test_a_conditional_update_waits_for_the_criteria_lock_then_finds_the_match(
+    api: httpx.AsyncClient, kit: Kit, store: Store
+) -> None:
+    """A request with the same criteria that is still writing holds them: the conditional
+    update waits, then finds and updates what it wrote, even though an update drops the
+    criteria's claim row (the race the claim alone let through: two Patients)."""
+    key = interactions.claim_key(interactions.conditional("Patient", CRITERIA, 2))
+    made = {**renamed("Nordmann"), "id": "7f1c4a56-3b7e-4c59-9a86-2c9d1e4f0a11"}
+    async with store.begin(SYSTEM) as repo:
+        await repo.serialise_claims([("Patient", key)])
+        pending = asyncio.ensure_future(api.put(CRITERIA, json=renamed("Hansen")))
+        await asyncio.sleep(0.5)
+        assert not pending.done()
+        await repo.create_many([NewResource(made)])  # no claim row: only the lock holds
+    r = await pending
+    assert r.status_code == 200, r.text
+    assert r.json()["id"] == made["id"] and r.json()["name"][0]["family"] == "Hansen"
+    assert await kit.count("Patient") == 1

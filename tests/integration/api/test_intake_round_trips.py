@@ -182,7 +182,8 @@ async def test_conditional_create_keeps_its_transaction(
     refs = await kit.gp_and_clinic()
     body = kit.referral(refs["patient"], refs["role"], refs["clinic"], "R-cond")
     async with sent_statements(store) as sent:
-        headers = {**MINIMAL, "If-None-Exist": "identifier=urn:oid:1.2.3|R-cond"}
+        system = body["identifier"][0]["system"]
+        headers = {**MINIMAL, "If-None-Exist": f"identifier={system}|R-cond"}
         r = await api.post("ServiceRequest", json=body, headers=headers)
     assert r.status_code == 201, r.text
     assert sent[0] == "BEGIN" and sent[-1] == "COMMIT"
@@ -261,7 +262,7 @@ async def test_a_transaction_with_a_condition_keeps_its_transaction(
     store = app_store(api_app)
     refs = await kit.gp_and_clinic()
     bundle = referral_bundle(kit, refs, "R-txc")
-    bundle["entry"][0]["request"]["ifNoneExist"] = "identifier=urn:x|none"
+    bundle["entry"][0]["request"]["ifNoneExist"] = "name=Nordmann"  # gp_and_clinic's
     async with sent_statements(store) as sent:
         r = await api.post("", json=bundle)
     assert r.status_code == 200, r.text
