@@ -18,18 +18,14 @@ import argparse
 import json
 import statistics
 import sys
-import uuid
 from contextlib import ExitStack
 from pathlib import Path
-
-import uvloop
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import intake
 from cpu import cpu_seconds, pg_backend_pids
-from loadgen import run_load
-from rounds import add_round_options, round_sizes
+from rounds import add_round_options, alternating, post_referrals, round_sizes, warm_up
 from servers import PIDS, uvicorn_server
 
 PATH = "/fhir/ServiceRequest"
@@ -37,13 +33,9 @@ PATH = "/fhir/ServiceRequest"
 
 def one_round(port: int, db: str, count: int, max_seconds: float) -> tuple[float, float, float]:
     """(creates per second, server CPU ms per create, PostgreSQL CPU ms per create)."""
-    reqs = intake.requests_for(PATH, intake.plain_bodies(count, uuid.uuid4().hex[:8]), port)
     backends = pg_backend_pids(intake.PG_ADMIN, db)
     server0, pg0 = cpu_seconds([PIDS[port]]), cpu_seconds(backends)
-    result = uvloop.run(run_load("127.0.0.1", port, reqs, 8, max_seconds))
-    bad = {k: v for k, v in result.statuses.items() if k != 201}
-    if bad:
-        raise SystemExit(f"unexpected statuses {bad}")
+    result = post_referrals(port, PATH, count, max_seconds)
     sent = max(result.sent, 1)
     server = (cpu_seconds([PIDS[port]]) - server0) * 1000 / sent
     pg = (cpu_seconds(backends) - pg0) * 1000 / sent
@@ -66,18 +58,15 @@ def main() -> None:
             env = intake.chiroref_env(intake.fresh_pg_url(db), tree)
             ports[side] = stack.enter_context(uvicorn_server(
                 "service.app:app_from_env", factory=True, app_dir=tree, env=env))
-        for side, port in ports.items():  # warm-up, then planner statistics
-            warm = intake.plain_bodies(max(20, count // 3), "warm" + uuid.uuid4().hex[:6])
-            uvloop.run(run_load("127.0.0.1", port, intake.requests_for(PATH, warm, port), 8,
-                                args.max_seconds))
+        warm_up(ports, dict.fromkeys(ports, PATH), max(20, count // 3), args.max_seconds)
+        for side in ports:  # planner statistics, as bench/intake.py takes them
             intake.analyze_pg(f"chiroref_ab_{side.lower()}")
-        for n in range(rounds):
-            for side in ("A", "B") if n % 2 == 0 else ("B", "A"):
-                rate, server, pg = one_round(ports[side], f"chiroref_ab_{side.lower()}", count,
-                                             args.max_seconds)
-                figures[side].append((rate, server, pg))
-                print(f"round {n} {side}: {rate:7.1f}/s  server {server:.3f} ms  "
-                      f"postgresql {pg:.3f} ms", flush=True)
+        for n, side in alternating(list(ports), rounds):
+            rate, server, pg = one_round(ports[side], f"chiroref_ab_{side.lower()}", count,
+                                         args.max_seconds)
+            figures[side].append((rate, server, pg))
+            print(f"round {n} {side}: {rate:7.1f}/s  server {server:.3f} ms  "
+                  f"postgresql {pg:.3f} ms", flush=True)
     medians = {side: [statistics.median(f[i] for f in rows) for i in range(3)]
                for side, rows in figures.items()}
     for side, (rate, server, pg) in medians.items():

@@ -16,17 +16,13 @@ import argparse
 import json
 import statistics
 import sys
-import uuid
 from contextlib import ExitStack
 from pathlib import Path
-
-import uvloop
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import intake
-from loadgen import run_load
-from rounds import add_round_options, round_sizes
+from rounds import add_round_options, alternating, post_referrals, round_sizes, warm_up
 from servers import ROOT, uvicorn_server
 
 
@@ -56,24 +52,13 @@ def main() -> None:
             env={**fast_env, "CHIROREF_STRUCTURE_FAST_PATH": "true"}))
         paths = {"fhirstarter": "/ServiceRequest", "chiroref": "/fhir/ServiceRequest",
                  "fast path": "/fhir/ServiceRequest"}
-        for name, port in ports.items():  # warm-up
-            warm = intake.plain_bodies(max(20, count // 5), "warm" + uuid.uuid4().hex[:6])
-            uvloop.run(run_load("127.0.0.1", port, intake.requests_for(paths[name], warm, port),
-                                8, args.max_seconds))
+        warm_up(ports, paths, max(20, count // 5), args.max_seconds)
         intake.analyze_pg()  # planner statistics, as bench/intake.py takes them
         intake.analyze_pg(fast_db)
-        order = list(ports)
-        for n in range(rounds):
-            for name in order if n % 2 == 0 else order[::-1]:
-                bodies = intake.plain_bodies(count, uuid.uuid4().hex[:8])
-                reqs = intake.requests_for(paths[name], bodies, ports[name])
-                result = uvloop.run(run_load("127.0.0.1", ports[name], reqs, 8,
-                                             args.max_seconds))
-                bad = {k: v for k, v in result.statuses.items() if k not in (200, 201)}
-                if bad:
-                    raise SystemExit(f"{name}: unexpected statuses {bad}")
-                rates[name].append(result.summary()["per_s"])
-                print(f"round {n} {name:12s} {rates[name][-1]:8.1f}/s", flush=True)
+        for n, name in alternating(list(ports), rounds):
+            result = post_referrals(ports[name], paths[name], count, args.max_seconds)
+            rates[name].append(result.summary()["per_s"])
+            print(f"round {n} {name:12s} {rates[name][-1]:8.1f}/s", flush=True)
     median = {k: statistics.median(v) for k, v in rates.items()}
     ratios = {k: round(median[k] / median["fhirstarter"], 2) for k in ("chiroref", "fast path")}
     per_round = [round(c / f, 2) for c, f in zip(rates["chiroref"], rates["fhirstarter"],
