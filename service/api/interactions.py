@@ -37,6 +37,7 @@ from service.store.model import (
     Caller,
     NewResource,
     SearchPage,
+    SearchParam,
     StoredResource,
     Updated,
 )
@@ -214,11 +215,14 @@ async def create_in(
 async def check_satisfied(
     repo: Repository, parsed: ParsedSearch, stored: StoredResource, label: str
 ) -> None:
-    """A resource created under criteria must be what they find (HAPI refuses it too):
-    else it would hold their claim while a search for them finds something else or
-    nothing. 400, and the transaction rolls back."""
-    page = await repo.search(parsed.query)
-    if [item.id for item in page.items] != [stored.id]:
+    """A resource created under criteria must match them (HAPI refuses it too): else it
+    would hold their claim while a search for them does not find it. 400, and the
+    transaction rolls back. (Whether others match too is not asked: a plain create may
+    have added one meanwhile.)"""
+    own = SearchParam("_id", (stored.id,))
+    query = replace(parsed.query, params=(*parsed.query.params, own))
+    page = await repo.search(query)
+    if page.total != 1:
         raise BadRequest.of(
             f"the resource does not match its own {label} criteria "
             f"({claim_key(parsed)}): it would not be found by them", code="invariant",

@@ -13,6 +13,7 @@ A batch runs each entry as a one-entry transaction and reports each outcome.
 
 from __future__ import annotations
 
+import heapq
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -89,6 +90,10 @@ class Plan:
     # query text, re-parsed when the transaction runs once earlier entries' matches are known
     conditions: dict[int, ParsedSearch] = field(default_factory=dict)
     criteria: dict[int, str] = field(default_factory=dict)
+    # the conditional entries whose fullUrl each one's criteria name, and the order that
+    # searches those before it (`_order_conditions`)
+    depends: dict[int, frozenset[int]] = field(default_factory=dict)
+    order: list[int] = field(default_factory=list)
     issues: dict[int, tuple[Issue, ...]] = field(default_factory=dict)
     mapping: dict[str, str] = field(default_factory=dict)  # fullUrl -> Type/id
     # Conditional references (`Patient?identifier=s|v`) -> (their search, where first seen)
@@ -138,7 +143,7 @@ def plan(entries: list[Entry], max_count: int, base_url: str = "") -> Plan:
                     entry.resource_type, out.criteria[entry.index], max_count, base_url,
                     label=label_of(entry),
                 )
-    _check_distinct_criteria(out)
+    _order_conditions(out)
     for index, ref in out.refs.items():
         entry = out.entry(index)
         body = entry.resource or {}
@@ -156,18 +161,37 @@ def label_of(entry: Entry) -> str:
     return "conditional update" if entry.conditional else "If-None-Exist"
 
 
-def _check_distinct_criteria(p: Plan) -> None:
-    """Two entries that would create under the same criteria (ifNoneExist, conditional
-    update) would claim the same key: 400 at the second, before any I/O."""
-    seen: dict[tuple[str, str], Entry] = {}
-    for index, parsed in p.conditions.items():
-        entry = p.entry(index)
-        first = seen.setdefault((entry.resource_type, interactions.claim_key(parsed)), entry)
-        if first is not entry:
-            raise BadRequest.of(
-                f"the criteria of {entry.where} are those of {first.where}: one resource "
-                "would answer both", f"{entry.where}.request.url", code="invariant",
-            )
+def _order_conditions(p: Plan) -> None:
+    """Entry order, except that criteria naming another conditional entry's fullUrl (its
+    planned id) come after that entry: when it matches an existing resource, they search
+    for that one (Kahn's algorithm, the lowest index first). Criteria that name each other
+    in a circle: 400 at the first of them."""
+    planned = {p.refs[i]: i for i in p.conditions}
+    dependents: dict[int, list[int]] = {i: [] for i in p.conditions}
+    waiting: dict[int, int] = {}
+    for index in p.conditions:
+        pairs = parse_qsl(p.criteria[index].rpartition("?")[2], keep_blank_values=True)
+        named = {planned[v] for _, value in pairs for v in value.split(",") if v in planned}
+        p.depends[index] = frozenset(named - {index})
+        waiting[index] = len(p.depends[index])
+        for other in p.depends[index]:
+            dependents[other].append(index)
+    ready = [i for i, n in waiting.items() if n == 0]
+    heapq.heapify(ready)
+    while ready:
+        index = heapq.heappop(ready)
+        p.order.append(index)
+        for later in dependents[index]:
+            waiting[later] -= 1
+            if waiting[later] == 0:
+                heapq.heappush(ready, later)
+    if len(p.order) < len(p.conditions):
+        first = p.entry(min(set(p.conditions) - set(p.order)))
+        raise BadRequest.of(
+            f"the criteria of {first.where} and of other entries name each other's fullUrl "
+            "in a circle: none can be searched first", f"{first.where}.request",
+            code="invariant",
+        )
 
 
 def mapped_query(query: str, mapping: Mapping[str, str]) -> str:
@@ -212,13 +236,17 @@ def _validate(p: Plan) -> None:
 
 async def transaction(ctx: Context, entries: list[Entry]) -> list[EntryResult]:
     p, taken = plan(entries, ctx.settings.max_page_size, ctx.settings.base_url), set[Claim]()
-    one_shot, cached = one_statement(p), True
+    one_shot, cached, locks = one_statement(p), True, set[Claim]()
     while True:
         try:
             context = (ctx.store.one_shot(ctx.caller, cached=cached) if one_shot
                        else ctx.store.begin(ctx.caller))
             async with context as repo:
-                return await _execute(repo, ctx, p, taken)
+                return await _execute(repo, ctx, p, taken, locks)
+        except _LockNeeded as needed:  # rolled back; next time it is locked up front
+            if len(locks) >= len(p.conditions):
+                raise Conflict.of("the transaction's criteria are contended; retry") from None
+            locks.add(needed.claim)
         except StaleRead:  # a cached directory read went out of date: read afresh
             if not cached:
                 raise
@@ -258,16 +286,22 @@ async def batch(ctx: Context, entries: list[Entry | FhirError]) -> list[EntryRes
     return results
 
 
-async def _execute(repo: Repository, ctx: Context, p: Plan, taken: set[Claim]) -> list[EntryResult]:
-    # Conditional updates search before the DELETEs, so that one whose match an entry
-    # deletes is an overlap (400), not a create; ifNoneExist searches after them.
-    await repo.serialise_claims(
-        (p.entry(i).resource_type, interactions.claim_key(c)) for i, c in p.conditions.items())
-    existing, conditions = await _conditions(repo, ctx, p, {}, {}, updates=True)
+async def _execute(repo: Repository, ctx: Context, p: Plan, taken: set[Claim],
+                   locks: set[Claim]) -> list[EntryResult]:
+    # Criteria are searched under their locks (`Repository.serialise_claims`), before the
+    # DELETEs, so that a conditional update whose match an entry deletes is an overlap
+    # (400), not a create; an ifNoneExist whose match is deleted searches again after them.
+    await repo.serialise_claims([
+        *((p.entry(i).resource_type, interactions.claim_key(c))
+          for i, c in p.conditions.items() if not p.depends[i]),
+        *locks,
+    ])
+    existing, conditions = await _conditions(repo, ctx, p, locks)
     _check_matches(p, existing)
     results = [await _delete(repo, e) for e in in_order(p.entries, "DELETE")]
+    await _after_deletes(repo, p, existing, conditions)
+    _check_distinct_creates(p, existing, conditions)
     resolved = await _resolve_references(repo, p)
-    existing, conditions = await _conditions(repo, ctx, p, existing, conditions, updates=False)
     contents, items = await _prepare(repo, p, existing, conditions, taken, resolved)
     results += await _create(repo, p, items, existing, ctx.settings.base_url)
     await _check_satisfied(repo, p, items, conditions, results)
@@ -308,26 +342,35 @@ async def _resolve_references(repo: Repository, p: Plan) -> dict[str, str]:
     return resolved
 
 
+class _LockNeeded(Exception):
+    """Criteria known only after a search (they name another entry's match) whose lock
+    another transaction holds: start again, with it among the locks taken up front."""
+
+    def __init__(self, claim: Claim) -> None:
+        super().__init__(claim)
+        self.claim = claim
+
+
 async def _conditions(
-    repo: Repository, ctx: Context, p: Plan, existing: Mapping[int, StoredResource],
-    conditions: Mapping[int, ParsedSearch], *, updates: bool,
+    repo: Repository, ctx: Context, p: Plan, locks: set[Claim]
 ) -> tuple[dict[int, StoredResource], dict[int, ParsedSearch]]:
-    """What each conditional update (`updates`) or ifNoneExist matches (412 for several),
-    beside `existing` and the `conditions` as searched, from earlier calls. Criteria that
-    name another such entry's fullUrl are searched after it, for what it matched."""
-    found_all, searched = dict(existing), dict(conditions)
-    for index in _search_order(p, [i for i in p.conditions if p.entry(i).conditional is updates]):
-        entry, planned = p.entry(index), p.conditions[index]
-        matched = {p.refs[i]: found.ref for i, found in found_all.items()}
-        parsed = planned
+    """What each ifNoneExist and conditional update matches (412 for several), searched in
+    `p.order`, and the criteria as searched: naming another entry's fullUrl, they name
+    what that entry matched."""
+    found_all: dict[int, StoredResource] = {}
+    searched: dict[int, ParsedSearch] = {}
+    for index in p.order:
+        entry, parsed = p.entry(index), p.conditions[index]
+        matched = {p.refs[j]: found_all[j].ref for j in p.depends[index] if j in found_all}
         with at(entry):
-            if any(ref in p.criteria[index] for ref in matched):
+            if matched:
                 query = mapped_query(p.criteria[index], matched)
                 parsed = interactions.conditional(
                     entry.resource_type, query, ctx.settings.max_page_size,
                     ctx.settings.base_url, label=label_of(entry))
-                await repo.serialise_claims(
-                    [(entry.resource_type, interactions.claim_key(parsed))])
+                claim = (entry.resource_type, interactions.claim_key(parsed))
+                if claim not in locks and not await repo.try_serialise_claim(*claim):
+                    raise _LockNeeded(claim)
             searched[index] = parsed
             found = await interactions.match_one(repo, parsed, label_of(entry))
         if found is not None:
@@ -335,17 +378,45 @@ async def _conditions(
     return found_all, searched
 
 
-def _search_order(p: Plan, pending: list[int]) -> Iterator[int]:
-    """`pending` in entry order, except that an entry whose criteria name another pending
-    entry's planned id (its fullUrl) comes after it (entry order where they name each
-    other)."""
-    waiting = list(pending)
-    while waiting:
-        ready = [i for i in waiting
-                 if not any(p.refs[j] in p.criteria[i] for j in waiting if j != i)]
-        for index in ready or waiting[:1]:
-            waiting.remove(index)
-            yield index
+async def _after_deletes(
+    repo: Repository, p: Plan, existing: dict[int, StoredResource],
+    conditions: Mapping[int, ParsedSearch],
+) -> None:
+    """An ifNoneExist whose match a DELETE entry deleted searches again (DELETEs come
+    first, http.html#transaction), unless other entries' criteria followed that match
+    (400: they cannot all hold)."""
+    deleted = {e.path for e in in_order(p.entries, "DELETE")}
+    for index in [i for i, found in existing.items() if found.ref in deleted]:
+        entry = p.entry(index)
+        with at(entry):
+            if any(index in p.depends[other] for other in p.conditions):
+                raise BadRequest.of(
+                    f"the ifNoneExist matches {existing[index].ref}, which a DELETE entry "
+                    "deletes, and other entries' criteria name this entry's fullUrl",
+                    "request.ifNoneExist", code="invariant")
+            found = await interactions.match_one(repo, conditions[index], label_of(entry))
+        if found is None:
+            del existing[index]
+        else:
+            existing[index] = found
+
+
+def _check_distinct_creates(
+    p: Plan, existing: Mapping[int, StoredResource], conditions: Mapping[int, ParsedSearch]
+) -> None:
+    """Two entries that would create under the same criteria would claim the same key
+    (and one would not be what the criteria find): 400 at the second."""
+    seen: dict[Claim, Entry] = {}
+    for index in sorted(set(conditions) - set(existing)):
+        entry = p.entry(index)
+        claim = (entry.resource_type, interactions.claim_key(conditions[index]))
+        first = seen.setdefault(claim, entry)
+        if first is not entry:
+            where = "request.url" if entry.conditional else "request.ifNoneExist"
+            raise BadRequest.of(
+                f"the criteria of {entry.where} are those of {first.where}, and nothing "
+                "matches them: both would create the one resource they stand for",
+                f"{entry.where}.{where}", code="invariant")
 
 
 async def _check_satisfied(

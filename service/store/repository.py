@@ -33,7 +33,17 @@ from service.store.tables import conditional_claims, resource_history, resource_
 __all__ = ["ClaimTaken", "Repository"]
 
 _CURRENT = (resources.c.version_id, resources.c.deleted)
-_ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
+# Advisory locks of conditional keys: (class, bucket) with the bucket a hash of the key.
+_LOCK_CLASS, _LOCK_BUCKETS = 7411, 256
+_LOCK_BUCKETS_SQL = text(f"""
+SELECT pg_advisory_xact_lock({_LOCK_CLASS}, b) FROM (
+    SELECT DISTINCT hashtext(k) & {_LOCK_BUCKETS - 1} AS b
+    FROM unnest(CAST(:keys AS text[])) AS k
+) AS buckets ORDER BY b
+""")
+_TRY_LOCK_SQL = text(
+    f"SELECT pg_try_advisory_xact_lock({_LOCK_CLASS}, hashtext(:key) & {_LOCK_BUCKETS - 1})"
+)
 
 
 class Repository:
@@ -226,17 +236,29 @@ class Repository:
         return SearchPage(total if counted else len(items), items)
 
     async def serialise_claims(self, claims: Iterable[tuple[str, str]]) -> None:
-        """Hold a lock per (resource type, conditional key) until the transaction ends: a
-        conditional create or update searches and writes under it, so two with the same
-        criteria run one after the other and the second finds what the first wrote (the
-        claim row alone cannot tell it: an update drops it). PostgreSQL: transaction-level
-        advisory locks, taken in sorted order; SQLite serialises its writers already."""
-        wanted = sorted(set(claims))
-        if not wanted or self._conn.dialect.name != "postgresql":
+        """Hold, until the transaction ends, the lock of each (resource type, conditional
+        key): a conditional create or update searches and writes under it, so two with the
+        same criteria run one after the other and the second finds what the first wrote
+        (the claim row alone cannot tell it: an update drops it). PostgreSQL:
+        transaction-level advisory locks, one per key's bucket (`_LOCK_BUCKETS` of them, so
+        a Bundle of thousands of criteria holds at most that many; keys that share a bucket
+        only wait for each other), taken in one statement in bucket order, so two
+        transactions never wait for each other crosswise. SQLite serialises its writers
+        already."""
+        keys = sorted({f"{kind}?{key}" for kind, key in claims})
+        if not keys or self._conn.dialect.name != "postgresql":
             return
         self._require_transaction()
-        for kind, key in wanted:
-            await self._conn.execute(_ADVISORY_LOCK, {"key": f"{kind}?{key}"})
+        await self._conn.execute(_LOCK_BUCKETS_SQL, {"keys": keys})
+
+    async def try_serialise_claim(self, kind: str, key: str) -> bool:
+        """`serialise_claims` for one more key, without waiting (a key known only once the
+        transaction has searched): False when another transaction holds its bucket, and
+        the caller must start again with the key among those locked up front."""
+        if self._conn.dialect.name != "postgresql":
+            return True
+        self._require_transaction()
+        return bool(await self._conn.scalar(_TRY_LOCK_SQL, {"key": f"{kind}?{key}"}))
 
     async def find_claim(self, resource_type: str, key: str) -> StoredResource | None:
         """The live resource holding a conditional-create key, if the caller may see it."""

@@ -5,11 +5,16 @@ fullUrl point at it, none creates, and every refusal leaves the store as it was.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
+import pytest
 
 from profiles import canonical
+from service.api import interactions
+from service.store.db import Store
+from service.store.model import SYSTEM
 
 from .conftest import Kit, patient
 
@@ -169,3 +174,85 @@ async def test_criteria_naming_a_matched_entry_search_its_match(
     assert referral_out["id"] == first.json()["entry"][0]["resource"]["id"]
     assert referral_out["subject"]["reference"] == f"Patient/{patient_id}"
     assert await kit.count("ServiceRequest", {"identifier": f"{system}|C-9"}) == 1
+
+
+def post(resource: dict[str, Any], full_url: str | None = None, **request: str) -> dict[str, Any]:
+    out: dict[str, Any] = {"resource": resource,
+                           "request": {"method": "POST", "url": resource["resourceType"],
+                                       **request}}
+    return out | ({"fullUrl": full_url} if full_url else {})
+
+
+async def test_two_if_none_exist_entries_that_match_both_answer_the_match(
+    api: httpx.AsyncClient, kit: Kit
+) -> None:
+    existing = await kit.post(person("A"))
+    criteria = BY_FNR.partition("?")[2]
+    r = await api.post("", json=bundle(post(person("B"), ifNoneExist=criteria),
+                                       post(person("C"), ifNoneExist=criteria)))
+    assert statuses(r) == ["200 OK", "200 OK"]
+    assert {e["resource"]["id"] for e in r.json()["entry"]} == {existing["id"]}
+
+
+async def test_an_if_none_exist_beside_a_plain_create_of_the_same_identifier(
+    api: httpx.AsyncClient, kit: Kit
+) -> None:
+    """The plain create may match the criteria too: the conditional one is still found."""
+    r = await api.post("", json=bundle(post(person("A"), ifNoneExist=BY_FNR.partition("?")[2]),
+                                       post(person("B"))))
+    assert statuses(r) == ["201 Created", "201 Created"]
+
+
+async def test_criteria_naming_an_if_none_exist_match_search_that_match(
+    api: httpx.AsyncClient, kit: Kit
+) -> None:
+    """Find the patient (ifNoneExist), upsert the referral about it (conditional update)."""
+    refs = await kit.gp_and_clinic()
+    existing = await kit.post(person("A"))
+    referral = kit.referral(PAT, refs["role"], refs["clinic"], identifier="C-11")
+    system = referral["identifier"][0]["system"]
+    upsert = put(referral, f"ServiceRequest?identifier={system}|C-11&subject={PAT}")
+    find = post(person("B"), PAT, ifNoneExist=BY_FNR.partition("?")[2])
+    first = await api.post("", json=bundle(upsert, find))
+    assert statuses(first) == ["201 Created", "200 OK"]
+    made = first.json()["entry"][0]["resource"]
+    assert made["subject"]["reference"] == f"Patient/{existing['id']}"
+    again = await api.post("", json=bundle(upsert, find))
+    assert statuses(again) == ["200 OK", "200 OK"]
+    assert again.json()["entry"][0]["resource"]["id"] == made["id"]
+    assert await kit.count("ServiceRequest", {"identifier": f"{system}|C-11"}) == 1
+
+
+async def test_criteria_that_name_each_other_are_400(api: httpx.AsyncClient, kit: Kit) -> None:
+    a, b = (f"urn:uuid:0f5e8a2e-{n}-4d6c-9b1a-2f0e5b7c9a05" for n in ("5555", "6666"))
+    head = {"resourceType": "Organization", "name": "Hode"}
+    branch = {"resourceType": "Organization", "name": "Gren"}
+    r = await api.post("", json=bundle(
+        put(head, f"Organization?name=Hode&partof={b}", a),
+        put(branch, f"Organization?name=Gren&partof={a}", b),
+    ))
+    assert kit.expressions(kit.outcome(r, 400)) == {"Bundle.entry[0].request"}
+    assert await kit.count("Organization", {"name": "Hode"}) == 0
+
+
+@pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)  # SQLite: one writer
+async def test_criteria_known_only_after_a_search_wait_for_their_lock(
+    api: httpx.AsyncClient, kit: Kit, store: Store
+) -> None:
+    """Their lock cannot be taken up front; held elsewhere, the transaction starts again
+    with it locked up front, waits, and then finds what the holder wrote."""
+    refs = await kit.gp_and_clinic()
+    existing = await kit.post(person("A"))
+    referral = kit.referral(PAT, refs["role"], refs["clinic"], identifier="C-13")
+    system = referral["identifier"][0]["system"]
+    final = f"ServiceRequest?identifier={system}|C-13&subject=Patient/{existing['id']}"
+    key = interactions.claim_key(interactions.conditional("ServiceRequest", final, 2))
+    upsert = put(referral, f"ServiceRequest?identifier={system}|C-13&subject={PAT}")
+    find = post(person("B"), PAT, ifNoneExist=BY_FNR.partition("?")[2])
+    async with store.begin(SYSTEM) as repo:
+        await repo.serialise_claims([("ServiceRequest", key)])
+        pending = asyncio.ensure_future(api.post("", json=bundle(upsert, find)))
+        await asyncio.sleep(0.5)
+        assert not pending.done()
+    r = await pending
+    assert statuses(r) == ["201 Created", "200 OK"]
