@@ -59,7 +59,7 @@ from service.errors import (
 from service.ids import new_id
 from service.settings import Settings
 from service.store.db import Store
-from service.store.errors import ClaimTaken, StaleRead
+from service.store.errors import ClaimTaken, Deadlocked, StaleRead
 from service.store.model import Caller, NewResource, StoredResource, Updated
 from service.store.repository import Repository
 from service.store.search_params import SEARCH_PARAMS
@@ -67,6 +67,7 @@ from service.workflow import deletion, feedback, intake, tasks
 from service.workflow.intake import prepare_create, update_orgs
 
 Claim = tuple[str, str]  # (resource type, claim key)
+_DEADLOCK_RETRIES = 2  # Bundles whose PUT/DELETE rows two transactions lock crosswise
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,8 +100,13 @@ class Plan:
     # Conditional references (`Patient?identifier=s|v`) -> (their search, where first seen)
     searches: dict[str, tuple[ParsedSearch, str]] = field(default_factory=dict)
 
+    by_index: dict[int, Entry] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.by_index = {e.index: e for e in self.entries}
+
     def entry(self, index: int) -> Entry:
-        return next(e for e in self.entries if e.index == index)
+        return self.by_index[index]
 
 
 @contextmanager
@@ -172,7 +178,12 @@ def _order_conditions(p: Plan) -> None:
     for index in p.conditions:
         pairs = parse_qsl(p.criteria[index].rpartition("?")[2], keep_blank_values=True)
         named = {planned[v] for _, value in pairs for v in value.split(",") if v in planned}
-        p.depends[index] = frozenset(named - {index})
+        if index in named:  # its own planned id: never found, so a new one every time
+            entry = p.entry(index)
+            raise BadRequest.of(
+                f"the criteria of {entry.where} name its own fullUrl: they can never find "
+                "what it writes", f"{entry.where}.request", code="invariant")
+        p.depends[index] = frozenset(named)
         waiting[index] = len(p.depends[index])
         for other in p.depends[index]:
             dependents[other].append(index)
@@ -236,7 +247,7 @@ def _validate(p: Plan) -> None:
 
 async def transaction(ctx: Context, entries: list[Entry]) -> list[EntryResult]:
     p, taken = plan(entries, ctx.settings.max_page_size, ctx.settings.base_url), set[Claim]()
-    one_shot, cached, locks = one_statement(p), True, set[Claim]()
+    one_shot, cached, locks, deadlocks = one_statement(p), True, set[Claim](), 0
     while True:
         try:
             context = (ctx.store.one_shot(ctx.caller, cached=cached) if one_shot
@@ -251,6 +262,10 @@ async def transaction(ctx: Context, entries: list[Entry]) -> list[EntryResult]:
             if not cached:
                 raise
             cached = False
+        except Deadlocked:  # rolled back by PostgreSQL: once more, then the 409
+            deadlocks += 1
+            if deadlocks > _DEADLOCK_RETRIES:
+                raise
         except ClaimTaken as exc:
             claim = (exc.resource_type, exc.key)
             if claim in taken:
@@ -298,6 +313,12 @@ async def _execute(repo: Repository, ctx: Context, p: Plan, taken: set[Claim],
     ])
     existing, conditions = await _conditions(repo, ctx, p, locks)
     _check_matches(p, existing)
+    await repo.lock_rows([
+        *(_ref(e.path) for e in p.entries
+          if e.method in ("DELETE", "PUT", "PATCH") and not e.conditional),
+        *((found.resource_type, found.id) for i, found in existing.items()
+          if p.entry(i).conditional),
+    ])
     results = [await _delete(repo, e) for e in in_order(p.entries, "DELETE")]
     await _after_deletes(repo, p, existing, conditions)
     _check_distinct_creates(p, existing, conditions)
@@ -340,6 +361,11 @@ async def _resolve_references(repo: Repository, p: Plan) -> dict[str, str]:
             raise NotFound.of(f"conditional reference {ref!r} matches no resource", where)
         resolved[ref] = page.items[0].ref
     return resolved
+
+
+def _ref(path: str) -> tuple[str, str]:
+    kind, _, rid = path.partition("/")
+    return kind, rid
 
 
 class _LockNeeded(Exception):

@@ -18,9 +18,11 @@ import orjson
 from sqlalchemy import event
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from service.store.direct_pool import DirectPool, Lease
+from service.store.errors import DEADLOCK_SQLSTATE, Deadlocked
 from service.store.model import Caller, NewResource, StoredResource
 from service.store.read_cache import ReadCache
 from service.store.repository import Repository
@@ -241,11 +243,16 @@ class Store:
     async def begin(self, caller: Caller, *, readonly: bool = False) -> AsyncIterator[Repository]:
         """One transaction. `readonly` lets SQLite readers skip the write lock (a write in
         a readonly transaction may then fail with "database is locked")."""
-        async with self._engine.connect() as conn:
-            if readonly and self.dialect == "sqlite":
-                await conn.execution_options(**{_BEGIN_OPTION: "BEGIN DEFERRED"})
-            async with conn.begin():
-                yield Repository(conn, caller)
+        try:
+            async with self._engine.connect() as conn:
+                if readonly and self.dialect == "sqlite":
+                    await conn.execution_options(**{_BEGIN_OPTION: "BEGIN DEFERRED"})
+                async with conn.begin():
+                    yield Repository(conn, caller)
+        except DBAPIError as exc:
+            if getattr(exc.orig, "sqlstate", None) == DEADLOCK_SQLSTATE:
+                raise Deadlocked() from exc
+            raise
 
     def one_shot(
         self, caller: Caller, *, cached: bool = True

@@ -22,6 +22,20 @@ class ClaimTaken(Conflict):
         self.key = key
 
 
+class Deadlocked(Conflict):
+    """PostgreSQL chose this transaction to end a deadlock (SQLSTATE 40P01: two
+    transactions locked rows in opposite orders, e.g. Bundles of PUTs). It was rolled
+    back; run again it will most likely pass. Uncaught it renders as a 409."""
+
+    def __init__(self) -> None:
+        super().__init__(Issue("error", "lock-error", None,
+                               "the transaction met another in a deadlock and was rolled "
+                               "back; nothing was written: send it again"))
+
+
+DEADLOCK_SQLSTATE = "40P01"
+
+
 class StaleRead(Exception):
     """A one-shot create relied on a cached version that is no longer current, so its
     statement wrote nothing (read_cache.py). The entries are dropped: build the create

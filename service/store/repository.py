@@ -11,7 +11,18 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Table, exists, func, or_, select, text, true
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Table,
+    exists,
+    func,
+    or_,
+    select,
+    text,
+    true,
+    tuple_,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.errors import Gone, NotFound, PreconditionFailed
@@ -33,8 +44,11 @@ from service.store.tables import conditional_claims, resource_history, resource_
 __all__ = ["ClaimTaken", "Repository"]
 
 _CURRENT = (resources.c.version_id, resources.c.deleted)
-# Advisory locks of conditional keys: (class, bucket) with the bucket a hash of the key.
-_LOCK_CLASS, _LOCK_BUCKETS = 7411, 256
+# Advisory locks of conditional keys (`Repository.serialise_claims`): (class, -1) for the
+# class, (class, bucket) per key, the bucket a hash of the key.
+_LOCK_CLASS, _LOCK_BUCKETS, _KEYS_LOCKED_ONE_BY_ONE = 7411, 256, 32
+_LOCK_CLASS_SQL = text(f"SELECT pg_advisory_xact_lock({_LOCK_CLASS}, -1)")
+_LOCK_CLASS_SHARED_SQL = text(f"SELECT pg_advisory_xact_lock_shared({_LOCK_CLASS}, -1)")
 _LOCK_BUCKETS_SQL = text(f"""
 SELECT pg_advisory_xact_lock({_LOCK_CLASS}, b) FROM (
     SELECT DISTINCT hashtext(k) & {_LOCK_BUCKETS - 1} AS b
@@ -42,7 +56,8 @@ SELECT pg_advisory_xact_lock({_LOCK_CLASS}, b) FROM (
 ) AS buckets ORDER BY b
 """)
 _TRY_LOCK_SQL = text(
-    f"SELECT pg_try_advisory_xact_lock({_LOCK_CLASS}, hashtext(:key) & {_LOCK_BUCKETS - 1})"
+    f"SELECT pg_try_advisory_xact_lock_shared({_LOCK_CLASS}, -1)"
+    f" AND pg_try_advisory_xact_lock({_LOCK_CLASS}, hashtext(:key) & {_LOCK_BUCKETS - 1})"
 )
 
 
@@ -64,6 +79,7 @@ class Repository:
         self._conn, self._caller, self._direct = conn, caller, autocommit_driver
         self._cache = read_cache if autocommit_driver is not None else None
         self._relied: list[tuple[str, str, int]] = [] if relied is None else relied
+        self._all_claims_locked = False  # serialise_claims took the class lock, exclusive
         moment = now or datetime.now(UTC)
         # Milliseconds, so the column and meta.lastUpdated say the same instant.
         self.now = moment.replace(microsecond=moment.microsecond // 1000 * 1000)
@@ -240,25 +256,51 @@ class Repository:
         key): a conditional create or update searches and writes under it, so two with the
         same criteria run one after the other and the second finds what the first wrote
         (the claim row alone cannot tell it: an update drops it). PostgreSQL:
-        transaction-level advisory locks, one per key's bucket (`_LOCK_BUCKETS` of them, so
-        a Bundle of thousands of criteria holds at most that many; keys that share a bucket
-        only wait for each other), taken in one statement in bucket order, so two
-        transactions never wait for each other crosswise. SQLite serialises its writers
-        already."""
+        transaction-level advisory locks. Up to `_KEYS_LOCKED_ONE_BY_ONE` keys: the class
+        lock shared, then one lock per key's hash bucket, in bucket order (keys that share a
+        bucket only wait for each other); more (a large Bundle): the class lock alone,
+        exclusive, so its lock count stays bounded without holding most buckets. Every
+        wait happens in these first statements, in that one order, before any row is
+        locked, so two transactions never wait for each other crosswise here. SQLite
+        serialises its writers already."""
         keys = sorted({f"{kind}?{key}" for kind, key in claims})
         if not keys or self._conn.dialect.name != "postgresql":
             return
         self._require_transaction()
+        if len(keys) > _KEYS_LOCKED_ONE_BY_ONE:
+            await self._conn.execute(_LOCK_CLASS_SQL)
+            self._all_claims_locked = True
+            return
+        await self._conn.execute(_LOCK_CLASS_SHARED_SQL)
         await self._conn.execute(_LOCK_BUCKETS_SQL, {"keys": keys})
 
     async def try_serialise_claim(self, kind: str, key: str) -> bool:
         """`serialise_claims` for one more key, without waiting (a key known only once the
-        transaction has searched): False when another transaction holds its bucket, and
+        transaction has searched): False when another transaction holds its lock, and
         the caller must start again with the key among those locked up front."""
-        if self._conn.dialect.name != "postgresql":
+        if self._conn.dialect.name != "postgresql" or self._all_claims_locked:
             return True
         self._require_transaction()
         return bool(await self._conn.scalar(_TRY_LOCK_SQL, {"key": f"{kind}?{key}"}))
+
+    async def lock_rows(self, refs: Iterable[tuple[str, str]]) -> None:
+        """Lock the current rows of the resources this transaction is about to change, in
+        one statement in (type, id) order (PostgreSQL), before any of them is written: two
+        transactions that change the same rows in other orders (Bundles of PUTs) then
+        queue instead of deadlocking. The writes lock each row again, which is free."""
+        wanted = sorted(set(refs))
+        if len(wanted) < 2 or self._conn.dialect.name != "postgresql":
+            return
+        self._require_transaction()
+        r = resources.c
+        statement = (
+            select(r.id)
+            .where(tuple_(r.resource_type, r.id).in_(wanted))
+            .where(self._visible(r.resource_type, r.id))
+            .order_by(r.resource_type, r.id)
+            .with_for_update()
+        )
+        await self._conn.execute(statement)
 
     async def find_claim(self, resource_type: str, key: str) -> StoredResource | None:
         """The live resource holding a conditional-create key, if the caller may see it."""

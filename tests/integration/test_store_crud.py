@@ -10,6 +10,7 @@ import pytest
 
 from service.errors import Gone, NotFound, PreconditionFailed
 from service.store.db import Store
+from service.store.errors import Deadlocked
 from service.store.model import SYSTEM, Caller, NewResource
 
 New = Callable[..., NewResource]
@@ -203,3 +204,29 @@ async def test_concurrent_if_match_updates_let_one_win(store: Store, store_new: 
     assert [v for v in versions if v is not None] == [2]
     async with store.begin(SYSTEM) as repo:
         assert (await repo.history("Task", item.id, 50, 0)).total == 2
+
+
+@pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)  # SQLite: one writer
+async def test_a_deadlock_is_a_409_that_wrote_nothing(store: Store, store_new: New) -> None:
+    """Two transactions update two rows in opposite orders: PostgreSQL rolls one back,
+    which `Store.begin` reports as Deadlocked (409, `lock-error`), not a database error."""
+    a, b = store_new("Patient", active=True), store_new("Patient", active=True)
+    await _create(store, a, b)
+    both_hold_one = asyncio.Barrier(2)
+
+    async def update(first: NewResource, second: NewResource) -> str:
+        try:
+            async with store.begin(SYSTEM) as repo:
+                await repo.update(first.resource_type, first.id, first.content, frozenset())
+                await both_hold_one.wait()
+                await repo.update(second.resource_type, second.id, second.content, frozenset())
+        except Deadlocked as exc:
+            assert exc.status == 409 and exc.issues[0].code == "lock-error"
+            return "deadlocked"
+        return "written"
+
+    outcomes = await asyncio.wait_for(asyncio.gather(update(a, b), update(b, a)), 30)
+    assert sorted(outcomes) == ["deadlocked", "written"]
+    async with store.begin(SYSTEM) as repo:
+        versions = [(await repo.read("Patient", r.id)).version_id for r in (a, b)]
+    assert versions == [2, 2]  # the winner wrote both; the loser's first update rolled back

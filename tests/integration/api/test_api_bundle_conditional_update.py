@@ -256,3 +256,33 @@ async def test_criteria_known_only_after_a_search_wait_for_their_lock(
         assert not pending.done()
     r = await pending
     assert statuses(r) == ["201 Created", "200 OK"]
+
+
+async def test_criteria_naming_their_own_full_url_are_400(
+    api: httpx.AsyncClient, kit: Kit
+) -> None:
+    """They could never find what the entry writes: each resend would make another."""
+    me = "urn:uuid:0f5e8a2e-7777-4d6c-9b1a-2f0e5b7c9a07"
+    body = {"resourceType": "Organization", "name": "Hode"}
+    r = await api.post("", json=bundle(put(body, f"Organization?name=Hode&partof={me}", me)))
+    assert kit.expressions(kit.outcome(r, 400)) == {"Bundle.entry[0].request"}
+    assert await kit.count("Organization", {"name": "Hode"}) == 0
+
+
+@pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)  # SQLite: one writer
+async def test_bundles_updating_rows_in_opposite_orders_all_land(
+    api: httpx.AsyncClient, kit: Kit
+) -> None:
+    """Each transaction locks the rows it changes up front, in (type, id) order
+    (`Repository.lock_rows`), so crosswise Bundles queue instead of deadlocking."""
+    one, two = await kit.post(person("A")), await kit.post(kit.patient())
+
+    def both(first: dict[str, Any], second: dict[str, Any], n: int) -> dict[str, Any]:
+        return bundle(*(put({**p, "name": [{"family": f"N{n}"}]}, f"Patient/{p['id']}")
+                        for p in (first, second)))
+
+    pairs = [(both(one, two, n), both(two, one, n)) for n in range(8)]
+    replies = await asyncio.gather(*(api.post("", json=b) for pair in pairs for b in pair))
+    assert [r.status_code for r in replies] == [200] * 16, [r.text[:300] for r in replies]
+    for p in (one, two):
+        assert (await api.get(f"Patient/{p['id']}")).json()["meta"]["versionId"] == "17"
