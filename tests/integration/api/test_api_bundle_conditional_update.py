@@ -286,3 +286,14 @@ async def test_bundles_updating_rows_in_opposite_orders_all_land(
     assert [r.status_code for r in replies] == [200] * 16, [r.text[:300] for r in replies]
     for p in (one, two):
         assert (await api.get(f"Patient/{p['id']}")).json()["meta"]["versionId"] == "17"
+
+
+async def test_a_bundle_of_many_criteria_creates_then_finds_each(
+    api: httpx.AsyncClient, kit: Kit
+) -> None:
+    """Over 32 criteria take one class-wide lock on PostgreSQL instead of one per key."""
+    clinics = [post(kit.organization(f"Klinikk {n}", her_id=f"77{n:04d}"),
+                    ifNoneExist=f"identifier={canonical.NO_HER}|77{n:04d}") for n in range(40)]
+    assert statuses(await api.post("", json=bundle(*clinics))) == ["201 Created"] * 40
+    assert statuses(await api.post("", json=bundle(*clinics))) == ["200 OK"] * 40
+    assert await kit.count("Organization", {"name": "Klinikk"}) == 40
