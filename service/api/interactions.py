@@ -419,6 +419,29 @@ async def patch_in(repo: Repository, ref: tuple[str, str], operations: Any,
     return Written(done.stored, created=False, issues=issues)
 
 
+async def conditional_patch(
+    store: Store,
+    caller: Caller,
+    resource_type: str,
+    criteria: str,
+    operations: Any,
+    match: VersionMatch | None,
+    base_url: str = "",
+) -> Written:
+    """`PATCH [type]?[criteria]` (http.html#patch): the criteria are searched as the caller
+    sees the type; one match is patched as `PATCH [type]/[id]` would be (`If-Match`
+    applies to it), none is 404, several 412. Nothing is created, so nothing is claimed
+    and chained criteria are allowed."""
+    label = "conditional patch"
+    parsed = conditional(resource_type, criteria, 2, base_url, claimed=False, label=label)
+    async with store.begin(caller) as repo:
+        found = await match_one(repo, parsed, label)
+        if found is None:
+            raise NotFound.of(f"no {resource_type} matches the {label} criteria")
+        expected = await versions.expected_in(repo, (resource_type, found.id), match)
+        return await patch_in(repo, (resource_type, found.id), operations, expected, base_url)
+
+
 def patch_guard(expected: int | None, current: StoredResource) -> int | None:
     """A Task change needs If-Match from an organisation; other types patch what was read."""
     if current.resource_type == "Task":

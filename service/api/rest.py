@@ -221,6 +221,28 @@ async def update(
     return written_response(links, done.stored, status=status, prefer=prefer, issues=done.issues)
 
 
+@router.patch("/{resource_type}")
+async def conditional_patch(
+    resource_type: str,
+    request: Request,
+    operations: PatchBody,
+    store: AppStore,
+    caller: CallerDep,
+    conf: Conf,
+    links: Links,
+    prefer: PreferDep,
+    if_match: IfMatchAny,
+) -> FhirResponse:
+    """`PATCH [type]?[criteria]`: the one match patched (`interactions.conditional_patch`)."""
+    if resource_type == "metadata":
+        raise MethodNotAllowed.of("PATCH is not supported on /metadata (GET or HEAD)")
+    interactions.check_type(resource_type)
+    done = await interactions.conditional_patch(
+        store, caller, resource_type, request.url.query, operations, if_match, conf.base_url
+    )
+    return written_response(links, done.stored, status=200, prefer=prefer, issues=done.issues)
+
+
 @router.patch("/{resource_type}/{rid}")
 async def patch(
     resource_type: Type,

@@ -128,7 +128,7 @@ async def test_post_task_is_405_for_every_caller(kit: Kit, who: str) -> None:
         issues = kit.outcome(r, 405)
         assert issues[0]["code"] == "not-supported"
         assert "created by the service with their referral" in issues[0]["diagnostics"]
-        assert r.headers["allow"] == "GET, HEAD, PUT"  # PUT Task?criteria updates a match
+        assert r.headers["allow"] == "GET, HEAD, PUT, PATCH"  # conditional update, patch
     assert await kit.count("Task") == 1
 
 
