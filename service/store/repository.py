@@ -12,16 +12,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
     ColumnElement,
     Row,
+    String,
     Table,
+    bindparam,
     exists,
     func,
     or_,
     select,
     text,
     true,
-    tuple_,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -293,12 +295,17 @@ class Repository:
             return
         self._require_transaction()
         r = resources.c
+        # the (type, id) pairs as two array parameters: any number of them in one statement
+        pairs = select(
+            func.unnest(bindparam("types", [t for t, _ in wanted], type_=ARRAY(String))).label("t"),
+            func.unnest(bindparam("ids", [i for _, i in wanted], type_=ARRAY(String))).label("i"),
+        ).subquery()
         statement = (
             select(r.id)
-            .where(tuple_(r.resource_type, r.id).in_(wanted))
+            .join(pairs, (r.resource_type == pairs.c.t) & (r.id == pairs.c.i))
             .where(self._visible(r.resource_type, r.id))
             .order_by(r.resource_type, r.id)
-            .with_for_update()
+            .with_for_update(of=resources)
         )
         await self._conn.execute(statement)
 

@@ -230,3 +230,16 @@ async def test_a_deadlock_is_a_409_that_wrote_nothing(store: Store, store_new: N
     async with store.begin(SYSTEM) as repo:
         versions = [(await repo.read("Patient", r.id)).version_id for r in (a, b)]
     assert versions == [2, 2]  # the winner wrote both; the loser's first update rolled back
+
+
+@pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)  # SQLite locks nothing
+async def test_lock_rows_takes_any_number_of_rows(store: Store, store_new: New) -> None:
+    """Two array parameters, not two bound values per row (asyncpg allows 32,767)."""
+    kept = store_new("Patient", active=True)
+    await _create(store, kept)
+    wanted = [("Patient", kept.id), *(("Patient", f"absent-{n}") for n in range(20_000))]
+    async with store.begin(SYSTEM) as repo:
+        await repo.lock_rows(wanted)
+        await repo.update("Patient", kept.id, kept.content, frozenset())
+    async with store.begin(SYSTEM) as repo:
+        assert (await repo.read("Patient", kept.id)).version_id == 2

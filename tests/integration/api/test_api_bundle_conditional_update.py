@@ -14,7 +14,9 @@ import pytest
 from profiles import canonical
 from service.api import interactions
 from service.store.db import Store
+from service.store.errors import Deadlocked
 from service.store.model import SYSTEM
+from service.store.repository import Repository
 
 from .conftest import Kit, patient
 
@@ -297,3 +299,31 @@ async def test_a_bundle_of_many_criteria_creates_then_finds_each(
     assert statuses(await api.post("", json=bundle(*clinics))) == ["201 Created"] * 40
     assert statuses(await api.post("", json=bundle(*clinics))) == ["200 OK"] * 40
     assert await kit.count("Organization", {"name": "Klinikk"}) == 40
+
+
+async def test_a_deadlocked_transaction_runs_again_then_answers_409(
+    api: httpx.AsyncClient, kit: Kit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL's deadlock victim (`Deadlocked`) is re-run twice, then 409 lock-error;
+    each attempt rolled back, so the one that lands writes once."""
+    one, two = await kit.post(person("A")), await kit.post(kit.patient())
+    real, calls = Repository.lock_rows, []
+
+    async def deadlocking(self: Repository, refs: Any) -> None:
+        calls.append(1)
+        if len(calls) <= failures:
+            raise Deadlocked()
+        await real(self, refs)
+
+    monkeypatch.setattr(Repository, "lock_rows", deadlocking)
+    crosswise = bundle(*(put({**p, "name": [{"family": "X"}]}, f"Patient/{p['id']}")
+                         for p in (one, two)))
+    failures = 2
+    assert statuses(await api.post("", json=crosswise)) == ["200 OK", "200 OK"]
+    assert len(calls) == 3
+    assert (await api.get(f"Patient/{one['id']}")).json()["meta"]["versionId"] == "2"
+    calls.clear()
+    failures = 3
+    issues = kit.outcome(await api.post("", json=crosswise), 409)
+    assert issues[0]["code"] == "lock-error" and len(calls) == 3
+    assert (await api.get(f"Patient/{one['id']}")).json()["meta"]["versionId"] == "2"

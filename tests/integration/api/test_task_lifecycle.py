@@ -337,3 +337,20 @@ async def test_capability_statement_lists_no_delete_for_task_and_service_request
     assert "delete" not in codes["Task"] and "delete" not in codes["ServiceRequest"]
     assert {"update", "patch", "read"} <= codes["Task"]
     assert "delete" in codes["Patient"]
+
+
+async def test_conditional_patch_of_a_task_follows_its_status_machine(kit: Kit) -> None:
+    """`PATCH Task?focus=...`: the clinic needs If-Match as on `Task/{id}`, may accept, and
+    may not jump to completed (the feedback's to set)."""
+    refs, task = await referral_task(kit)
+    url = f"Task?{task['focus']['reference'].replace('ServiceRequest/', 'focus=ServiceRequest/')}"
+    accept = [{"op": "replace", "path": "/status", "value": "accepted"}]
+    kit.outcome(await kit.api.patch(url, content=_json(accept),
+                                    headers=acting(refs["clinic"], **PATCH)), 412)
+    complete = [{"op": "replace", "path": "/status", "value": "completed"}]
+    kit.outcome(await kit.api.patch(url, content=_json(complete),
+                                    headers=acting(refs["clinic"], 1, **PATCH)), 409)
+    assert await status_of(kit, task["id"]) == ("requested", "1")
+    r = await kit.api.patch(url, content=_json(accept), headers=acting(refs["clinic"], 1, **PATCH))
+    assert r.status_code == 200, r.text
+    assert r.json()["id"] == task["id"] and r.json()["status"] == "accepted"
