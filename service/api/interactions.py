@@ -442,6 +442,29 @@ async def conditional_patch(
         return await patch_in(repo, (resource_type, found.id), operations, expected, base_url)
 
 
+async def conditional_delete(
+    store: Store,
+    caller: Caller,
+    resource_type: str,
+    criteria: str,
+    match: VersionMatch | None,
+    base_url: str = "",
+) -> StoredResource | None:
+    """`DELETE [type]?[criteria]` (http.html#cdelete; conditionalDelete `single`): the
+    criteria are searched as the caller sees the type; the one match is deleted as
+    `DELETE [type]/[id]` is (a Task or a referral is 405, `If-Match` applies to it); none
+    is 404 (nothing to delete), several 412."""
+    label = "conditional delete"
+    parsed = conditional(resource_type, criteria, 2, base_url, claimed=False, label=label)
+    async with store.begin(caller) as repo:
+        found = await match_one(repo, parsed, label)
+        if found is None:
+            raise NotFound.of(f"no {resource_type} matches the {label} criteria")
+        await deletion.check_delete(repo, resource_type, found.id)
+        expected = await versions.expected_in(repo, (resource_type, found.id), match)
+        return await repo.delete(resource_type, found.id, expected)
+
+
 def patch_guard(expected: int | None, current: StoredResource) -> int | None:
     """A Task change needs If-Match from an organisation; other types patch what was read."""
     if current.resource_type == "Task":

@@ -104,7 +104,7 @@ def _resource(
         "conditionalCreate": rtype not in SERVICE_CREATED,
         "conditionalRead": "not-supported",
         "conditionalUpdate": True,
-        "conditionalDelete": "not-supported",
+        "conditionalDelete": "not-supported" if rtype in UNDELETABLE else "single",
         "searchParam": [_param(rtype, p) for p in params.values()],
         "operation": [VALIDATE, *OPERATIONS.get(rtype, [])],
     }

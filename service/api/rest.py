@@ -104,7 +104,7 @@ def service_created(request: Request, resource_type: str) -> Response:
     path's methods without POST (the type takes no create)."""
     refused = tasks.client_create_refused(resource_type)
     response = outcome_response(refused.issues, refused.status)
-    allowed = [m for m in allowed_methods(request) if m != "POST"]
+    allowed = [m for m in allowed_methods(request) if m not in ("POST", "DELETE")]
     response.headers["Allow"] = ", ".join(allowed)
     return response
 
@@ -260,6 +260,21 @@ async def patch(
     expected = await versions.expected_version(store, caller, ref, if_match)
     done = await interactions.patch(store, caller, ref, operations, expected, conf.base_url)
     return written_response(links, done.stored, status=200, prefer=prefer, issues=done.issues)
+
+
+@router.delete("/{resource_type}")
+async def conditional_delete(
+    resource_type: str, request: Request, store: AppStore, caller: CallerDep, conf: Conf,
+    if_match: IfMatchAny,
+) -> Response:
+    """`DELETE [type]?[criteria]`: 204 with the deleted version's ETag."""
+    if resource_type == "metadata":
+        raise MethodNotAllowed.of("DELETE is not supported on /metadata (GET or HEAD)")
+    interactions.check_type(resource_type)
+    gone = await interactions.conditional_delete(
+        store, caller, resource_type, request.url.query, if_match, conf.base_url
+    )
+    return Response(status_code=204, headers=version_headers(gone) if gone else None)
 
 
 @router.delete("/{resource_type}/{rid}")
