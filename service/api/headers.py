@@ -101,11 +101,20 @@ def check_if_none_exist(value: str | None) -> str | None:
     return None if value is None else check_criteria(value, "If-None-Exist")
 
 
+_CRITERIA_HEAD = re.compile(r"^[A-Za-z]*\?")
+
+
+def split_criteria(value: str) -> tuple[str, str]:
+    """(`Type?` or "", the query) of criteria given as `Type?query` or `query`. Only a
+    leading `Type?` is cut: a `?` inside a value is the value's."""
+    head = _CRITERIA_HEAD.match(value)
+    return (value[: head.end()], value[head.end():]) if head else ("", value)
+
+
 def check_criteria(value: str, what: str) -> str:
     """`[Type?]query` with at least one search criterion: not only `_count` and kin, and not
     only empty values (`name=` would match every resource of the type that has a name)."""
-    _, _, query = value.rpartition("?")
-    pairs = parse_qsl(query, keep_blank_values=True)
+    pairs = parse_qsl(split_criteria(value)[1], keep_blank_values=True)
     names = {name.partition(":")[0] for name, v in pairs if v != ""}
     if not names - RESULT_PARAMS:
         raise BadRequest.of(f"{what} {value!r} holds no search criteria", code="required")

@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl
 from profiles.issues import Issue, errors
 from profiles.validate import validate_resource
 from service.api import versions
-from service.api.headers import VersionMatch, check_criteria
+from service.api.headers import VersionMatch, check_criteria, split_criteria
 from service.api.includes import included
 from service.api.json_patch import apply_patch
 from service.api.references import literal_references, rewrite_references
@@ -107,8 +107,7 @@ def conditional(
     changes with other resources, which a claim held by this one cannot follow. `label`
     names the criteria in the messages."""
     check_criteria(if_none_exist, label)
-    _, _, query = if_none_exist.rpartition("?")
-    pairs = parse_qsl(query, keep_blank_values=True)
+    pairs = parse_qsl(split_criteria(if_none_exist)[1], keep_blank_values=True)
     known = SEARCH_PARAMS.get(resource_type, {})
     parsed = parse_search(
         resource_type,
@@ -454,6 +453,7 @@ async def conditional_delete(
     criteria are searched as the caller sees the type; the one match is deleted as
     `DELETE [type]/[id]` is (a Task or a referral is 405, `If-Match` applies to it); none
     is 404 (nothing to delete), several 412."""
+    deletion.check_type_deletable(resource_type)
     label = "conditional delete"
     parsed = conditional(resource_type, criteria, 2, base_url, claimed=False, label=label)
     async with store.begin(caller) as repo:

@@ -28,6 +28,8 @@ from service.api.responses import FhirResponse, outcome_response
 from service.api.urls import mount_path
 from service.errors import FhirError
 from service.store.search_params import RESOURCE_TYPES
+from service.workflow.deletion import NEVER_DELETED
+from service.workflow.tasks import SERVICE_CREATED
 
 log = logging.getLogger("chiroref.api")
 
@@ -158,8 +160,19 @@ def allowed_methods(request: Request) -> list[str]:
         match = route.path_regex.match(path) or route.path_regex.match(local)
         kind = match.groupdict().get("resource_type", RESOURCE_TYPES[0]) if match else None
         if kind in RESOURCE_TYPES:
-            found |= route.methods or set()
+            found |= (route.methods or set()) - _always_refused(kind, route.path)
     return [m for m in METHOD_ORDER if m in found]
+
+
+def _always_refused(kind: str, route_path: str) -> set[str]:
+    """Methods a route serves that this type always refuses: the create of a type the
+    service alone creates (`POST /Task`), the delete of a type never deleted (Task)."""
+    refused = set()
+    if kind in SERVICE_CREATED and route_path.endswith("/{resource_type}"):
+        refused.add("POST")
+    if kind in NEVER_DELETED:
+        refused.add("DELETE")
+    return refused
 
 
 def _routes(routes: Iterable[BaseRoute]) -> Iterator[Route]:

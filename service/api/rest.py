@@ -67,7 +67,17 @@ async def if_match(request: Request) -> VersionMatch | None:
     return parse_version_match(request.headers.get("if-match"))
 
 
+async def conditional_type(request: Request, resource_type: str) -> str:
+    """The type of a conditional PUT, PATCH or DELETE (`/{type}?criteria`), checked before
+    the body: `/metadata` takes GET and HEAD only (405), an unknown type is 404."""
+    if resource_type == "metadata":
+        raise MethodNotAllowed.of(f"{request.method} is not supported on /metadata (GET or HEAD)")
+    interactions.check_type(resource_type)
+    return resource_type
+
+
 Type = Annotated[str, Depends(known_type)]
+ConditionalType = Annotated[str, Depends(conditional_type)]
 Id = Annotated[str, Depends(known_id)]
 IfMatchAny = Annotated[VersionMatch | None, Depends(if_match)]
 GET_HEAD = ["GET", "HEAD"]  # HEAD answers the GET's status and headers (RFC 9110 9.3.2)
@@ -104,7 +114,7 @@ def service_created(request: Request, resource_type: str) -> Response:
     path's methods without POST (the type takes no create)."""
     refused = tasks.client_create_refused(resource_type)
     response = outcome_response(refused.issues, refused.status)
-    allowed = [m for m in allowed_methods(request) if m not in ("POST", "DELETE")]
+    allowed = allowed_methods(request)  # without POST (and DELETE): the type refuses both
     response.headers["Allow"] = ", ".join(allowed)
     return response
 
@@ -175,7 +185,7 @@ async def read(
 
 @router.put("/{resource_type}")
 async def conditional_update(
-    resource_type: str,
+    resource_type: ConditionalType,
     request: Request,
     body: FhirBody,
     store: AppStore,
@@ -187,9 +197,6 @@ async def conditional_update(
 ) -> FhirResponse:
     """`PUT [type]?[criteria]`: 200 when one resource matched and was updated, 201 when
     none did and the resource was created (`interactions.conditional_update`)."""
-    if resource_type == "metadata":
-        raise MethodNotAllowed.of("PUT is not supported on /metadata (GET or HEAD)")
-    interactions.check_type(resource_type)
     interactions.check_body(resource_type, body)
     content = literal_references(body, conf.base_url)
     done = await interactions.conditional_update(
@@ -223,7 +230,7 @@ async def update(
 
 @router.patch("/{resource_type}")
 async def conditional_patch(
-    resource_type: str,
+    resource_type: ConditionalType,
     request: Request,
     operations: PatchBody,
     store: AppStore,
@@ -234,9 +241,6 @@ async def conditional_patch(
     if_match: IfMatchAny,
 ) -> FhirResponse:
     """`PATCH [type]?[criteria]`: the one match patched (`interactions.conditional_patch`)."""
-    if resource_type == "metadata":
-        raise MethodNotAllowed.of("PATCH is not supported on /metadata (GET or HEAD)")
-    interactions.check_type(resource_type)
     done = await interactions.conditional_patch(
         store, caller, resource_type, request.url.query, operations, if_match, conf.base_url
     )
@@ -264,13 +268,10 @@ async def patch(
 
 @router.delete("/{resource_type}")
 async def conditional_delete(
-    resource_type: str, request: Request, store: AppStore, caller: CallerDep, conf: Conf,
-    if_match: IfMatchAny,
+    resource_type: ConditionalType, request: Request, store: AppStore, caller: CallerDep,
+    conf: Conf, if_match: IfMatchAny,
 ) -> Response:
     """`DELETE [type]?[criteria]`: 204 with the deleted version's ETag."""
-    if resource_type == "metadata":
-        raise MethodNotAllowed.of("DELETE is not supported on /metadata (GET or HEAD)")
-    interactions.check_type(resource_type)
     gone = await interactions.conditional_delete(
         store, caller, resource_type, request.url.query, if_match, conf.base_url
     )

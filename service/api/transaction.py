@@ -37,7 +37,7 @@ from service.api.bundles import (
     response_entry,
     with_issues,
 )
-from service.api.headers import Handling, Prefer, check_criteria
+from service.api.headers import Handling, Prefer, check_criteria, split_criteria
 from service.api.references import (
     is_conditional,
     localise_references,
@@ -176,7 +176,7 @@ def _order_conditions(p: Plan) -> None:
     dependents: dict[int, list[int]] = {i: [] for i in p.conditions}
     waiting: dict[int, int] = {}
     for index in p.conditions:
-        pairs = parse_qsl(p.criteria[index].rpartition("?")[2], keep_blank_values=True)
+        pairs = parse_qsl(split_criteria(p.criteria[index])[1], keep_blank_values=True)
         named = {planned[v] for _, value in pairs for v in value.split(",") if v in planned}
         if index in named:  # its own planned id: never found, so a new one every time
             entry = p.entry(index)
@@ -208,12 +208,12 @@ def _order_conditions(p: Plan) -> None:
 def mapped_query(query: str, mapping: Mapping[str, str]) -> str:
     """An ifNoneExist with `fullUrl` placeholders (`subject=urn:uuid:...`) rewritten to the
     ids assigned, as HAPI does, before it is parsed."""
-    head, mark, tail = query.rpartition("?")
+    head, tail = split_criteria(query)
     pairs = [
         (name, ",".join(mapping.get(v, v) for v in value.split(",")))
         for name, value in parse_qsl(tail, keep_blank_values=True)
     ]
-    return f"{head}{mark}{urlencode(pairs, safe='|:/,')}"
+    return f"{head}{urlencode(pairs, safe='|:/,')}"
 
 
 def _conditional_references(p: Plan, entry: Entry, max_count: int, base_url: str) -> None:

@@ -17,9 +17,10 @@ from service.store.model import SearchParam, SearchQuery
 from service.store.repository import Repository
 from service.workflow.access import as_system
 
-__all__ = ["UNDELETABLE", "check_delete"]
+__all__ = ["NEVER_DELETED", "UNDELETABLE", "check_delete", "check_type_deletable"]
 
 UNDELETABLE: Final = frozenset({"Task", "ServiceRequest"})  # not in the CapabilityStatement
+NEVER_DELETED: Final = frozenset({"Task"})  # whichever resource: DELETE is never allowed
 CANCEL: Final = (
     "close it instead: the requester (GP) sets the referral's Task status to cancelled "
     "(PUT or JSON Patch with If-Match)"
@@ -28,6 +29,13 @@ CANCEL: Final = (
 
 def _refused(message: str) -> FhirError:
     return MethodNotAllowed.of(f"{message} and cannot be deleted; {CANCEL}", code="not-supported")
+
+
+def check_type_deletable(resource_type: str) -> None:
+    """405 for a type whose resources are never deleted (a conditional delete of Tasks
+    is refused before it searches)."""
+    if resource_type in NEVER_DELETED:
+        raise _refused(f"a {resource_type} is a ReferralTask (its history is the audit trail)")
 
 
 async def check_delete(repo: Repository, resource_type: str, rid: str) -> None:

@@ -66,3 +66,34 @@ async def test_the_capability_statement_says_single(api: httpx.AsyncClient) -> N
     modes = {r["type"]: r["conditionalDelete"] for r in rest["resource"]}
     assert modes["Patient"] == "single" and modes["Task"] == "not-supported"
     assert modes["ServiceRequest"] == "not-supported"
+
+
+async def test_a_question_mark_inside_a_value_is_the_value(
+    api: httpx.AsyncClient, kit: Kit
+) -> None:
+    """Only a leading `Type?` is cut from criteria: `identifier=x|y?name=Nordmann` is one
+    identifier that matches nothing, never the name."""
+    existing = await kit.post(kit.patient())
+    kit.outcome(await api.delete("Patient?identifier=zz|nomatch?name=Nordmann"), 404)
+    patch = [{"op": "add", "path": "/gender", "value": "female"}]
+    r = await api.patch("Patient?identifier=zz|nomatch?name=Nordmann", json=patch,
+                        headers={"Content-Type": "application/json-patch+json"})
+    kit.outcome(r, 404)
+    assert (await api.get(f"Patient/{existing['id']}")).json()["meta"]["versionId"] == "1"
+
+
+async def test_tasks_are_never_deleted_whatever_matches(api: httpx.AsyncClient, kit: Kit) -> None:
+    for criteria in ("Task?status=completed", "Task?status=requested,completed"):
+        r = await api.delete(criteria)
+        kit.outcome(r, 405)
+        assert r.headers["allow"] == "GET, HEAD, PUT, PATCH"
+
+
+async def test_metadata_and_unknown_types_answer_before_the_body(
+    api: httpx.AsyncClient, kit: Kit
+) -> None:
+    for method in ("PUT", "PATCH", "DELETE"):
+        r = await api.request(method, "metadata", content=b"")
+        kit.outcome(r, 405)
+        assert r.headers["allow"] == "GET, HEAD"
+        kit.outcome(await api.request(method, "Spaceship?x=1", content=b""), 404)
