@@ -312,43 +312,29 @@ async def conditional_update(
     label = "conditional update"
     parsed = conditional(resource_type, criteria, 2, base_url, label=label)
     issues = check_valid(content)
+    rid = content.get("id")
     try:
-        return await _conditional_update_in(store, caller, parsed, content, match, issues,
-                                            base_url)
+        async with store.begin(caller) as repo:
+            await repo.serialise_claims([(resource_type, claim_key(parsed))])
+            found = await match_one(repo, parsed, label)
+            if found is None:
+                if rid is not None:
+                    raise update_as_create(resource_type, rid)
+                if match is not None:
+                    raise PreconditionFailed.of(
+                        f"If-Match: no {resource_type} matches the {label} criteria")
+                tasks.check_client_create(resource_type)
+                made = await create_in(repo, with_new_id(content), claim_key(parsed), issues,
+                                       base_url)
+                await check_satisfied(repo, parsed, made.stored, label)
+                return made
+            if rid is not None and rid != found.id:
+                raise other_id(resource_type, rid, found.id, f"{resource_type}.id")
+            expected = await versions.expected_in(repo, (resource_type, found.id), match)
+            done = await write_update(repo, resource_type, found.id,
+                                      {**content, "id": found.id}, expected)
     except ClaimTaken as taken:
         raise claim_hidden(taken.key, label) from None
-
-
-async def _conditional_update_in(
-    store: Store,
-    caller: Caller,
-    parsed: ParsedSearch,
-    content: Mapping[str, Any],
-    match: VersionMatch | None,
-    issues: tuple[Issue, ...],
-    base_url: str,
-) -> Written:
-    resource_type, label = parsed.query.resource_type, "conditional update"
-    rid = content.get("id")
-    async with store.begin(caller) as repo:
-        await repo.serialise_claims([(resource_type, claim_key(parsed))])
-        found = await match_one(repo, parsed, label)
-        if found is None:
-            if rid is not None:
-                raise update_as_create(resource_type, rid)
-            if match is not None:
-                raise PreconditionFailed.of(
-                    f"If-Match: no {resource_type} matches the {label} criteria")
-            tasks.check_client_create(resource_type)
-            made = await create_in(repo, with_new_id(content), claim_key(parsed), issues,
-                                   base_url)
-            await check_satisfied(repo, parsed, made.stored, label)
-            return made
-        if rid is not None and rid != found.id:
-            raise other_id(resource_type, rid, found.id, f"{resource_type}.id")
-        expected = await versions.expected_in(repo, (resource_type, found.id), match)
-        done = await write_update(repo, resource_type, found.id, {**content, "id": found.id},
-                                  expected)
     return Written(done.stored, created=done.recreated, issues=issues)
 
 
@@ -418,6 +404,15 @@ async def patch_in(repo: Repository, ref: tuple[str, str], operations: Any,
     return Written(done.stored, created=False, issues=issues)
 
 
+async def the_match(repo: Repository, parsed: ParsedSearch, label: str) -> tuple[str, str]:
+    """The one resource a conditional patch or delete names: none is 404 (nothing to
+    change), several 412 (`match_one`)."""
+    found = await match_one(repo, parsed, label)
+    if found is None:
+        raise NotFound.of(f"no {parsed.query.resource_type} matches the {label} criteria")
+    return found.resource_type, found.id
+
+
 async def conditional_patch(
     store: Store,
     caller: Caller,
@@ -431,14 +426,12 @@ async def conditional_patch(
     sees the type; one match is patched as `PATCH [type]/[id]` would be (`If-Match`
     applies to it), none is 404, several 412. Nothing is created, so nothing is claimed
     and chained criteria are allowed."""
-    label = "conditional patch"
-    parsed = conditional(resource_type, criteria, 2, base_url, claimed=False, label=label)
+    parsed = conditional(resource_type, criteria, 2, base_url, claimed=False,
+                         label="conditional patch")
     async with store.begin(caller) as repo:
-        found = await match_one(repo, parsed, label)
-        if found is None:
-            raise NotFound.of(f"no {resource_type} matches the {label} criteria")
-        expected = await versions.expected_in(repo, (resource_type, found.id), match)
-        return await patch_in(repo, (resource_type, found.id), operations, expected, base_url)
+        found = await the_match(repo, parsed, "conditional patch")
+        expected = await versions.expected_in(repo, found, match)
+        return await patch_in(repo, found, operations, expected, base_url)
 
 
 async def conditional_delete(
@@ -454,15 +447,13 @@ async def conditional_delete(
     `DELETE [type]/[id]` is (a Task or a referral is 405, `If-Match` applies to it); none
     is 404 (nothing to delete), several 412."""
     deletion.check_type_deletable(resource_type)
-    label = "conditional delete"
-    parsed = conditional(resource_type, criteria, 2, base_url, claimed=False, label=label)
+    parsed = conditional(resource_type, criteria, 2, base_url, claimed=False,
+                         label="conditional delete")
     async with store.begin(caller) as repo:
-        found = await match_one(repo, parsed, label)
-        if found is None:
-            raise NotFound.of(f"no {resource_type} matches the {label} criteria")
-        await deletion.check_delete(repo, resource_type, found.id)
-        expected = await versions.expected_in(repo, (resource_type, found.id), match)
-        return await repo.delete(resource_type, found.id, expected)
+        found = await the_match(repo, parsed, "conditional delete")
+        await deletion.check_delete(repo, *found)
+        expected = await versions.expected_in(repo, found, match)
+        return await repo.delete(*found, expected)
 
 
 def patch_guard(expected: int | None, current: StoredResource) -> int | None:

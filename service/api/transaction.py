@@ -37,7 +37,7 @@ from service.api.bundles import (
     response_entry,
     with_issues,
 )
-from service.api.headers import Handling, Prefer, check_criteria, split_criteria
+from service.api.headers import Handling, Prefer, split_criteria
 from service.api.references import (
     is_conditional,
     localise_references,
@@ -227,9 +227,8 @@ def _conditional_references(p: Plan, entry: Entry, max_count: int, base_url: str
         kind = ref.partition("?")[0]
         try:
             interactions.check_type(kind)
-            check_criteria(ref, "a conditional reference")
             parsed = interactions.conditional(kind, ref, max_count, base_url,
-                                              claimed=False)
+                                              claimed=False, label="a conditional reference")
             p.searches[ref] = (parsed, where)
         except FhirError as exc:
             raise BadRequest(*(rebase(i, where) for i in exc.issues)) from exc

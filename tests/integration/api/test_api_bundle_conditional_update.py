@@ -327,3 +327,38 @@ async def test_a_deadlocked_transaction_runs_again_then_answers_409(
     issues = kit.outcome(await api.post("", json=crosswise), 409)
     assert issues[0]["code"] == "lock-error" and len(calls) == 3
     assert (await api.get(f"Patient/{one['id']}")).json()["meta"]["versionId"] == "2"
+
+
+async def test_if_match_on_a_conditional_update_that_matches_nothing_is_412(
+    api: httpx.AsyncClient, kit: Kit
+) -> None:
+    r = await api.post("", json=bundle(put(person("A"), BY_FNR, ifMatch='W/"1"')))
+    assert kit.expressions(kit.outcome(r, 412)) == {"Bundle.entry[0].request.ifMatch"}
+    assert await kit.count("Patient") == 0
+
+
+async def test_an_if_none_exist_whose_match_is_deleted_searches_again(
+    api: httpx.AsyncClient, kit: Kit
+) -> None:
+    """DELETEs come first: the deleted match no longer matches, so the entry creates."""
+    existing = await kit.post(person("A"))
+    gone = {"request": {"method": "DELETE", "url": f"Patient/{existing['id']}"}}
+    find = post(person("B"), PAT, ifNoneExist=BY_FNR.partition("?")[2])
+    r = await api.post("", json=bundle(gone, find))
+    assert statuses(r) == ["204 No Content", "201 Created"]
+    assert r.json()["entry"][1]["resource"]["id"] != existing["id"]
+
+
+async def test_a_deleted_match_that_other_criteria_follow_is_400(
+    api: httpx.AsyncClient, kit: Kit
+) -> None:
+    refs = await kit.gp_and_clinic()
+    existing = await kit.post(person("A"))
+    gone = {"request": {"method": "DELETE", "url": f"Patient/{existing['id']}"}}
+    find = post(person("B"), PAT, ifNoneExist=BY_FNR.partition("?")[2])
+    referral = kit.referral(PAT, refs["role"], refs["clinic"], identifier="C-14")
+    system = referral["identifier"][0]["system"]
+    upsert = put(referral, f"ServiceRequest?identifier={system}|C-14&subject={PAT}")
+    r = await api.post("", json=bundle(gone, find, upsert))
+    assert kit.expressions(kit.outcome(r, 400)) == {"Bundle.entry[1].request.ifNoneExist"}
+    assert (await api.get(f"Patient/{existing['id']}")).status_code == 200

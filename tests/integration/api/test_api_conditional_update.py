@@ -208,3 +208,17 @@ async def test_a_conditional_update_waits_for_the_criteria_lock_then_finds_the_m
     assert r.status_code == 200, r.text
     assert r.json()["id"] == made["id"] and r.json()["name"][0]["family"] == "Hansen"
     assert await kit.count("Patient") == 1
+
+
+async def test_criteria_claimed_by_a_resource_the_caller_cannot_see_are_409(
+    api: httpx.AsyncClient, kit: Kit
+) -> None:
+    """The system created it under these criteria (it holds their claim); an organisation
+    that cannot see it would create a second: 409, saying nothing of the holder."""
+    held = await api.put(CRITERIA, json=renamed("Nordmann"))
+    assert held.status_code == 201, held.text
+    outsider = (await kit.post(kit.organization("Annen")))["id"]
+    acting = {"X-Acting-Organization": f"Organization/{outsider}"}
+    issues = kit.outcome(await api.put(CRITERIA, json=renamed("Hansen"), headers=acting), 409)
+    assert issues[0]["code"] == "duplicate" and held.json()["id"] not in str(issues)
+    assert await kit.count("Patient") == 1
