@@ -1,5 +1,8 @@
-"""Lean structural validator for FHIR R4 JSON: the opt-in fast path in front of
-fhir.resources (`structure.use_fast_path`, `CHIROREF_STRUCTURE_FAST_PATH`).
+"""Lean structural validator for FHIR R4 JSON. It runs in front of fhir.resources
+(`profiles.structure.check_structure`): with the opt-in fast path
+(`CHIROREF_STRUCTURE_FAST_PATH`) a resource it passes skips `model_validate`; either way,
+its faults in a resource fhir.resources passes (the JSON-format rules below that
+fhir.resources does not hold) refuse that resource.
 
 Tables are compiled once per model class from fhir.resources' R4B pydantic models
 (`cls.model_fields`); validation walks the parsed JSON with those tables and never
@@ -17,7 +20,9 @@ UUIDs of version 4), so that this check never accepts what fhir.resources refuse
 
 FHIR rules that fhir.resources does not enforce and this does (STRICT = True):
 empty objects / arrays (ele-1, JSON format), null outside primitive arrays, `_x` arrays
-of a different length than `x`, a null in `x` without an extension in `_x`.
+of a different length than `x`, a null in `x` without an extension in `_x`; and the JSON
+type of each primitive, where pydantic's lax mode converts (`"true"` for a boolean, `"3"`
+for an integer, a number for a date or dateTime).
 
 validate(resource) -> list of (code, expression, message); code is
 'structure' | 'value' | 'required'.
@@ -370,11 +375,12 @@ def resource_table(rtype: Any) -> Table | None:
 # ---------------------------------------------------------------- the walk
 MAX_DEPTH = 48  # objects deep; deeper is a fault here, so fhir.resources judges it (its
 # own recursion gives out at ~130 nested extensions in a server's stack)
+TOO_DEEP: Final = "nested too deeply"  # the walk's own limit: never a verdict on its own
 
 
 def _walk(obj: dict, tab: Table, path: str, out: list, depth: int = 0) -> None:
     if depth > MAX_DEPTH:
-        out.append(("structure", path, "nested too deeply"))
+        out.append(("structure", path, TOO_DEEP))
         return
     fields = tab.fields
     for key, val in obj.items():
@@ -606,4 +612,4 @@ def _check(resource: Any, root: str | None, out: list) -> None:
     try:
         _walk(resource, tab, root or str(rtype), out)
     except RecursionError:
-        out.append(("structure", root or str(rtype), "resource nested too deeply"))
+        out.append(("structure", root or str(rtype), TOO_DEEP))

@@ -4,6 +4,12 @@ R4B models read R4 JSON for every type chiroref stores (the types and elements u
 are unchanged between R4 4.0.1 and R4B 4.3.0). fhir.resources does not check codes
 (ServiceRequest.status = 'foo' passes) nor most cardinalities of complex elements;
 those are the rule trees' job.
+
+Nor does it hold FHIR's JSON format (json.html) everywhere: pydantic's lax mode takes
+`"true"` for a boolean, `"3"` for an integer, a number for a dateTime, and it lets `null`,
+`[]` and `{}` through. The lean check (`profiles.lean_structure`) does hold them, so a
+resource fhir.resources passes and the lean check faults is refused with the lean check's
+issues: nothing is stored that a strict FHIR parser could not read back.
 """
 
 from __future__ import annotations
@@ -113,19 +119,22 @@ _fast_path = False
 
 
 def use_fast_path(enabled: bool) -> None:
-    """Whether `check_structure` first asks the lean check (`profiles.lean_structure`) and
-    skips `model_validate` when it finds no fault (`CHIROREF_STRUCTURE_FAST_PATH`; off by
-    default). Verdicts and messages stay fhir.resources': the lean check is stricter, never
-    laxer (bench/structure_check.py), so a resource it passes is one fhir.resources passes,
-    and a resource it faults is judged and worded by `model_validate` as before. Process-
-    wide: `create_app` sets it from its settings, so the last app created decides."""
+    """Whether `check_structure` skips `model_validate` when the lean check
+    (`profiles.lean_structure`) finds no fault (`CHIROREF_STRUCTURE_FAST_PATH`; off by
+    default). The lean check is stricter, never laxer (bench/structure_check.py), so a
+    resource it passes is one fhir.resources passes, and the issues of a faulty one are
+    the same either way. Process-wide: `create_app` sets it from its settings, so the last
+    app created decides."""
     global _fast_path
     _fast_path = enabled
 
 
 def check_structure(resource: dict[str, Any], root: str) -> list[Issue]:
-    """Structural issues of a resource whose resourceType is known (see check_resource_type)."""
-    if _fast_path and _lean_passes(resource):
+    """Structural issues of a resource whose resourceType is known (see check_resource_type):
+    fhir.resources' issues when it finds any, else the lean check's (the JSON-format rules
+    fhir.resources does not hold), else none."""
+    lean_passes = _lean_passes(resource)
+    if _fast_path and lean_passes:
         return []
     try:
         model_class(resource["resourceType"]).model_validate(resource)
@@ -133,7 +142,7 @@ def check_structure(resource: dict[str, Any], root: str) -> list[Issue]:
         return [_issue(root, e) for e in exc.errors()]
     except Exception as exc:  # fhir_core raises KeyError etc. for some malformed input
         return [Issue("error", "structure", root, f"malformed resource ({type(exc).__name__})")]
-    return []
+    return [] if lean_passes else _lean_issues(resource, root)
 
 
 def _lean_passes(resource: dict[str, Any]) -> bool:
@@ -141,6 +150,17 @@ def _lean_passes(resource: dict[str, Any]) -> bool:
         return lean_structure.passes(resource)
     except Exception:  # a prototype's bug must not decide: model_validate does
         return False
+
+
+def _lean_issues(resource: dict[str, Any], root: str) -> list[Issue]:
+    """The lean check's faults in a resource fhir.resources passed; its depth limit is
+    where it stops looking, not a fault, and a bug in it refuses nothing."""
+    try:
+        found = lean_structure.validate(resource, root)
+    except Exception:
+        return []
+    return [Issue("error", code, path, message) for code, path, message in found
+            if message != lean_structure.TOO_DEEP]
 
 
 def _issue(root: str, error: Any) -> Issue:

@@ -163,3 +163,33 @@ async def test_a_reference_to_a_type_its_element_does_not_list_is_422(
     issues = kit.outcome(response, 422)
     assert kit.expressions(issues) == {"CarePlan.subject.reference"}
     assert await kit.count("CarePlan") == before
+
+
+async def test_422_json_that_fhir_resources_would_convert_is_refused(
+        api: httpx.AsyncClient, kit: Kit) -> None:
+    """FHIR's JSON format (json.html): pydantic's lax mode takes "false" for a boolean and a
+    number for a dateTime, and lets null and [] through; stored as sent, a strict client
+    could not read them back. Each is 422 at its element, and nothing is stored."""
+    refs = await kit.gp_and_clinic()
+    referral = kit.referral(refs["patient"], refs["role"]) | {
+        "doNotPerform": "false", "authoredOn": 20260101, "note": None, "supportingInfo": []}
+    issues = kit.outcome(await api.post("ServiceRequest", json=referral), 422)
+    assert kit.expressions(issues) >= {
+        "ServiceRequest.doNotPerform", "ServiceRequest.authoredOn", "ServiceRequest.note",
+        "ServiceRequest.supportingInfo"}
+    assert await kit.count("ServiceRequest") == 0 and await kit.count("Task") == 0
+
+    created = await kit.post(kit.patient())
+    issues = kit.outcome(await api.put(f"Patient/{created['id']}",
+                                       json=created | {"active": "true"}), 422)
+    assert kit.expressions(issues) == {"Patient.active"}
+    assert (await api.get(f"Patient/{created['id']}")).json()["meta"]["versionId"] == "1"
+
+    patients = await kit.count("Patient")
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"fullUrl": "urn:uuid:6f0c3c2e-1d2b-4c6a-9f3e-0a1b2c3d4e5f",
+         "resource": kit.patient() | {"multipleBirthInteger": "2"},
+         "request": {"method": "POST", "url": "Patient"}}]}
+    issues = kit.outcome(await api.post("", json=bundle), 422)
+    assert kit.expressions(issues) == {"Bundle.entry[0].resource.multipleBirthInteger"}
+    assert await kit.count("Patient") == patients

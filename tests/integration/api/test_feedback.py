@@ -322,7 +322,9 @@ async def test_clinic_cannot_edit_the_output_of_a_completed_task(kit: Kit) -> No
     task = (await kit.api.get(f"Task/{refs['task']}")).json()
     other = [{**task["output"][0], "valueReference": {"reference": refs["patient"]}}]
     closed(kit, await put_task(kit, task, refs["clinic"], output=other))
-    closed(kit, await put_task(kit, task, refs["clinic"], output=[]))
+    without = {k: v for k, v in task.items() if k != "output"}
+    closed(kit, await put_task(kit, without, refs["clinic"]))
+    kit.outcome(await put_task(kit, task, refs["clinic"], output=[]), 422)  # JSON: no []
     ops = [{"op": "remove", "path": "/output"}]
     headers = patching(refs["clinic"], task)
     closed(kit, await kit.api.patch(f"Task/{refs['task']}", content=json.dumps(ops),

@@ -192,3 +192,43 @@ def test_a_lone_surrogate_is_judged_by_fhir_resources() -> None:
     patient = {"resourceType": "Patient", "name": [{"family": "a\ud800b"}]}
     slow, quick = both_ways(patient)
     assert quick == slow and any(i.is_error for i in slow)
+
+
+@pytest.mark.parametrize(("field", "value", "expression", "message"), [
+    ("active", "true", "Patient.active", "expected a boolean, got a string"),
+    ("multipleBirthInteger", "2", "Patient.multipleBirthInteger",
+     "expected an integer (integer), got a string"),
+    ("deceasedDateTime", 20260101, "Patient.deceasedDateTime",
+     "expected a string (dateTime), got a number"),
+    ("telecom", [], "Patient.telecom", "empty array"),
+    ("maritalStatus", None, "Patient.maritalStatus", "null is not allowed here"),
+    ("maritalStatus", {}, "Patient.maritalStatus", "empty object (ele-1)"),
+])
+@pytest.mark.parametrize("fast_path", [False, True])
+def test_json_fhir_resources_converts_is_refused_either_way(
+        field: str, value: Any, expression: str, message: str, fast_path: bool) -> None:
+    """FHIR's JSON format, which pydantic's lax mode does not hold: fhir.resources passes
+    these, the lean check's issue refuses them, with the fast path on and off."""
+    patient = {"resourceType": "Patient", field: value}
+    assert fhir_accepts(patient)
+    structure.use_fast_path(fast_path)
+    try:
+        issues = structure.check_structure(patient, "Patient")
+    finally:
+        structure.use_fast_path(False)
+    assert [(i.severity, i.code, i.expression, i.message) for i in issues] == [
+        ("error", "structure", expression, message)]
+
+
+def test_the_lean_walks_own_depth_limit_refuses_nothing() -> None:
+    """Past MAX_DEPTH the lean walk stops looking; fhir.resources' verdict stands alone."""
+    inner: dict[str, Any] = {"url": "http://x", "valueString": "a"}
+    for _ in range(lean_structure.MAX_DEPTH + 5):
+        inner = {"url": "http://x", "extension": [inner]}
+    basic: dict[str, Any] = {"resourceType": "Basic", "code": {"text": "x"},
+                             "extension": [inner]}
+    assert not lean_structure.passes(basic) and fhir_accepts(basic)
+    assert structure.check_structure(basic, "Basic") == []
+    basic["extension"].append({"url": "http://y", "valueBoolean": "yes"})  # above the limit
+    assert [i.expression for i in structure.check_structure(basic, "Basic")] == [
+        "Basic.extension[1].valueBoolean"]
