@@ -504,12 +504,13 @@ async def _prepare(
         }
         known: Mapping[str, Mapping[str, Any]] = {
             remap.get(p.refs[i], p.refs[i]): c for i, c in contents.items()}
-        items = {
-            e.index: await prepare_create(repo, _new(conditions, e.index, contents), known)
-            for e in p.entries
-            if (e.method == "POST" or e.conditional) and e.index in p.refs
-            and e.index not in existing
-        }
+        items: dict[int, list[NewResource]] = {}
+        for e in p.entries:
+            if (e.method == "POST" or e.conditional) and e.index in p.refs \
+                    and e.index not in existing:
+                with at(e):  # a workflow refusal (a draft referral) points into the entry
+                    items[e.index] = await prepare_create(
+                        repo, _new(conditions, e.index, contents), known)
         hits = {
             i: (it.resource_type, it.claim_key or "")
             for i, its in items.items()

@@ -25,11 +25,19 @@ class Reader(Protocol):
     async def read(self, resource_type: str, id: str) -> StoredResource: ...
 
 
+def is_foreign(reference: str) -> bool:
+    """An absolute URL: a resource on another server. References to our own base are
+    stored relative (`references.literal_references`, `localise_references`), so what is
+    still absolute here names no resource of ours, whatever its `Type/id` tail says."""
+    return "://" in reference
+
+
 def ref_type(reference: str | None) -> str | None:
-    """The FHIR resource type a literal reference names (`checks.reference_type`):
-    `Organization/1`, `http://x/fhir/Organization/1/_history/2` -> `Organization`; a
-    contained, `urn:` or conditional reference, or a URL of another kind -> None."""
-    if not reference or "?" in reference:
+    """The FHIR resource type a literal reference to this server names
+    (`checks.reference_type`): `Organization/1`, `Organization/1/_history/2` ->
+    `Organization`; a contained, `urn:`, conditional or foreign (`http://other/fhir/
+    Organization/1`) reference -> None."""
+    if not reference or "?" in reference or is_foreign(reference):
         return None
     return reference_type(reference)
 
@@ -94,8 +102,10 @@ async def resolve_roles(
 
 async def read_content(repo: Reader, ref: str | None) -> dict[str, Any] | None:
     """The content of the resource `ref` names (its `Type/id` tail); None when `ref` names
-    none, or the resource is not there (unknown or deleted)."""
-    kind, _, rid = local(ref or "").partition("/")
+    none of ours (foreign, malformed), or the resource is not there (unknown or deleted)."""
+    if not ref or is_foreign(ref):
+        return None
+    kind, _, rid = local(ref).partition("/")
     if not kind or not rid:
         return None
     try:

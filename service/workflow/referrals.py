@@ -70,10 +70,23 @@ def named_clinic(referral: Mapping[str, Any]) -> dict[str, Any] | None:
     return dict(first) if named else None
 
 
+def foreign_performer(referral: Mapping[str, Any]) -> str | None:
+    """The first performer's reference when it is another server's (an absolute URL; ours
+    arrive relative): no clinic here could own the Task."""
+    performers = referral.get("performer") or []
+    first = performers[0] if performers and isinstance(performers[0], dict) else {}
+    ref = first.get("reference")
+    return ref if isinstance(ref, str) and ownership.is_foreign(ref) else None
+
+
 def sender_of(referral: Mapping[str, Any], roles: Mapping[str, str]) -> str | None:
-    """Who sent it: the requester's organisation, else the requester reference itself."""
+    """Who sent it: the requester's organisation, else the requester reference itself
+    (`Type/id`, or as given when it is on another server)."""
     ref = (referral.get("requester") or {}).get("reference")
-    return ownership.party_org(ref, roles) or (ownership.local(ref) if ref else None)
+    if not ref:
+        return None
+    return ownership.party_org(ref, roles) or (ref if ownership.is_foreign(ref) else
+                                               ownership.local(ref))
 
 
 def identifier_claim(referral: Mapping[str, Any], sender: str | None) -> str | None:
@@ -96,6 +109,13 @@ def intake(referral: NewResource, roles: Mapping[str, str], now: datetime) -> li
         raise Unprocessable(Issue(
             "error", "business-rule", "ServiceRequest.status",
             f"a referral is sent with status 'active' (got '{status}'); drafts stay with the GP",
+        ))
+    foreign = foreign_performer(referral.content)
+    if foreign is not None:
+        raise Unprocessable(Issue(
+            "error", "business-rule", "ServiceRequest.performer[0].reference",
+            f"the clinic {foreign!r} is on another server; name one of this server's "
+            "clinics (Organization/<id>), or none to have the referral routed",
         ))
     task = build_referral_task(referral.content, task_id=new_id(), now=now)
     claim = identifier_claim(referral.content, sender_of(referral.content, roles))

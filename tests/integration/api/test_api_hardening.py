@@ -366,3 +366,20 @@ async def test_two_reports_in_one_bundle_each_carry_their_own_results(kit: Kit) 
                   for e in json.loads(message.row.body)["entry"]}
         assert {made[n], made[2 + n]} <= inside
         assert made[1 - n] not in inside and made[3 - n] not in inside
+
+
+async def test_an_organisation_on_another_server_is_not_ours(kit: Kit) -> None:
+    """`http://other.example/fhir/Organization/<id>` names another server's organisation,
+    even when its id is one of ours: it grants that clinic nothing, where the same
+    reference on our own base (stored relative) does."""
+    clinic = f"Organization/{(await kit.post(kit.organization('Ryggklinikken')))['id']}"
+    foreign = await kit.post(kit.patient() | {
+        "managingOrganization": {"reference": f"http://other.example/fhir/{clinic}"}})
+    ours = await kit.post(kit.patient() | {
+        "managingOrganization": {"reference": f"{kit.base}/{clinic}"}})
+    assert ours["managingOrganization"] == {"reference": clinic}
+    kit.outcome(await kit.api.get(f"Patient/{foreign['id']}", headers=acting(clinic)), 404)
+    seen = await kit.api.get(f"Patient/{ours['id']}", headers=acting(clinic))
+    assert seen.status_code == 200, seen.text
+    found = (await kit.api.get("Patient", headers=acting(clinic))).json()
+    assert [e["resource"]["id"] for e in found.get("entry", [])] == [ours["id"]]

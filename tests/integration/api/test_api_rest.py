@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import httpx
+import pytest
 
 Kit = Any  # the `kit` fixture (tests/integration/api/conftest.py)
 BASE = "http://127.0.0.1:8080/fhir"
@@ -280,6 +281,27 @@ async def test_a_draft_referral_is_refused_and_nothing_stored(
     draft = kit.referral(refs["patient"], refs["role"], refs["clinic"]) | {"status": "draft"}
     issues = kit.outcome(await api.post("ServiceRequest", json=draft), 422)
     assert kit.expressions(issues) == {"ServiceRequest.status"}
+    assert await kit.count("ServiceRequest") == 0 and await kit.count("Task") == 0
+
+
+@pytest.mark.parametrize("typed", [True, False])
+async def test_a_referral_to_a_clinic_on_another_server_is_refused(
+    api: httpx.AsyncClient, kit: Kit, typed: bool
+) -> None:
+    """No clinic here could own its Task: 422 at the reference, not a Task owned by nobody
+    (typed) nor a silent re-route to a clinic of ours (untyped)."""
+    refs = await kit.gp_and_clinic()
+    referral = kit.referral(refs["patient"], refs["role"])
+    referral["performer"] = [{"reference": f"https://other.example/fhir/{refs['clinic']}"}
+                             | ({"type": "Organization"} if typed else {})]
+    issues = kit.outcome(await api.post("ServiceRequest", json=referral), 422)
+    assert kit.expressions(issues) == {"ServiceRequest.performer[0].reference"}
+    assert issues[0]["code"] == "business-rule"
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"fullUrl": "urn:uuid:0b7c4e9e-5a3d-4f2b-8c1d-000000000077", "resource": referral,
+         "request": {"method": "POST", "url": "ServiceRequest"}}]}
+    issues = kit.outcome(await api.post("", json=bundle), 422)
+    assert kit.expressions(issues) == {"Bundle.entry[0].resource.performer[0].reference"}
     assert await kit.count("ServiceRequest") == 0 and await kit.count("Task") == 0
 
 

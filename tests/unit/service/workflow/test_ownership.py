@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from service.workflow.ownership import local, orgs_of, ref_type, role_refs
+from service.store.model import StoredResource
+from service.workflow.ownership import local, orgs_of, read_content, ref_type, role_refs
 
 
 @pytest.mark.parametrize(
     ("reference", "kind"),
     [
         ("Organization/1", "Organization"),
-        ("http://x.example/fhir/Organization/1", "Organization"),
+        ("http://x.example/fhir/Organization/1", None),  # another server's, not ours
+        ("http://x.example/fhir/PractitionerRole/r1/_history/2", None),
         ("Organization/1/_history/2", "Organization"),
         ("PractitionerRole/r1", "PractitionerRole"),
         ("https://x.example/People/42", None),  # a URL of another kind names no type
@@ -39,3 +41,23 @@ def test_a_versioned_reference_counts_for_its_organisation() -> None:
     assert role_refs(content) == {"PractitionerRole/gp"}
     roles = {"PractitionerRole/gp": "Organization/practice"}
     assert orgs_of(content, roles) == {"Organization/clinic", "Organization/practice"}
+
+
+def test_an_organisation_on_another_server_grants_nothing() -> None:
+    """`http://other/fhir/Organization/1` is not our Organization/1: references to our own
+    base arrive relative, so an absolute one is another server's."""
+    content = {
+        "resourceType": "ServiceRequest",
+        "performer": [{"reference": "http://other.example/fhir/Organization/1"}],
+        "requester": {"reference": "https://other.example/fhir/PractitionerRole/gp"},
+    }
+    assert role_refs(content) == set()
+    assert orgs_of(content, {"PractitionerRole/gp": "Organization/practice"}) == frozenset()
+
+
+async def test_read_content_never_reads_ours_for_a_foreign_reference() -> None:
+    class Repo:
+        async def read(self, resource_type: str, id: str) -> StoredResource:
+            raise AssertionError(f"read {resource_type}/{id}")
+
+    assert await read_content(Repo(), "http://other.example/fhir/Patient/1") is None
