@@ -87,9 +87,9 @@ def _validate(resource: Any, profiles: Sequence[str], root: str | None,
               refs: Mapping[str, str], synthetic_ids: bool) -> list[Issue]:
     bad = check_resource_type(resource)
     if bad is not None:
-        if root is not None and bad.expression is not None:
-            bad = Issue(bad.severity, bad.code, root + bad.expression[len("Resource"):],
-                        bad.message)
+        if root is not None:
+            where = root + bad.expression[len("Resource"):] if bad.expression else root
+            bad = Issue(bad.severity, bad.code, where, bad.message)
         return [bad]
     rtype = resource["resourceType"]
     root = root or rtype
@@ -153,7 +153,10 @@ def _validate_bundle(bundle: dict[str, Any], profiles: Sequence[str], root: str,
     if entries:
         shell["entry"] = [{k: v for k, v in e.items() if k != "resource"}
                           if isinstance(e, dict) else e for e in entries]
-    issues = check_structure(shell, root)
+    hollowed = {f"{root}.entry[{i}]" for i, e in enumerate(entries)
+                if isinstance(e, dict) and e.keys() == {"resource"}}
+    issues = [i for i in check_structure(shell, root)  # an entry of only a resource is not {}
+              if not (i.expression in hollowed and i.message.startswith("empty object"))]
     _run_rules(bundle, profiles, root, Context(bundle, issues, _NO_REFS, None, synthetic_ids))
     refs = {e["fullUrl"]: e["resource"].get("resourceType") for e in entries
             if isinstance(e, dict) and isinstance(e.get("fullUrl"), str)

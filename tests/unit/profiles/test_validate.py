@@ -94,6 +94,19 @@ def test_bundle_entry_with_unknown_type() -> None:
         validate_resource(bundle))
 
 
+def test_an_entry_of_only_a_resource_is_not_an_empty_object() -> None:
+    """The Bundle's own check sees its entries without their resources: an entry holding
+    only a resource must not look like `{}` (ele-1) there; a truly empty one still does."""
+    basic = {"resourceType": "Basic", "code": {"text": "x"}}
+    bundle = {"resourceType": "Bundle", "type": "collection",
+              "entry": [{"resource": basic}, {}, {"resource": None}]}
+    assert [(i.expression, i.message) for i in validate_resource(bundle)
+            if i.code == "structure"] == [
+        ("Bundle.entry[1]", "empty object (ele-1)"),
+        ("Bundle.entry[2].resource", "a resource must be a JSON object")]
+    assert validate_resource({**bundle, "entry": [{"resource": basic}]}) == []
+
+
 def test_extensible_binding_is_a_warning_and_required_an_error() -> None:
     role = example("ChiroPractitionerRole-gp.json")
     role["code"] = [{"coding": [{"system": "urn:example", "code": "nurse"}]}]
