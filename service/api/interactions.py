@@ -184,9 +184,9 @@ async def create_once(
     cached: bool = True,
 ) -> Written:
     """One attempt of `create`: in `Store.one_shot` (reads, maybe cached, then one
-    statement) or in one transaction."""
-    context = store.one_shot(caller, cached=cached) if one_shot else store.begin(caller)
-    async with context as repo:
+    statement) or in one transaction (`Store.transact`: run again after a deadlock)."""
+
+    async def work(repo: Repository) -> Written:
         if parsed is None:
             return await create_in(repo, new, None, issues, base_url)
         key = claim_key(parsed)
@@ -197,6 +197,11 @@ async def create_once(
         done = await create_in(repo, new, key, issues, base_url)
         await check_satisfied(repo, parsed, done.stored, "If-None-Exist")
         return done
+
+    if not one_shot:
+        return await store.transact(caller, work)
+    async with store.one_shot(caller, cached=cached) as repo:
+        return await work(repo)
 
 
 async def create_in(
@@ -283,13 +288,16 @@ async def update(
             f"{resource_type}.id",
         )
     issues = check_valid(content)
-    async with store.begin(caller) as repo:
+
+    async def work(repo: Repository) -> Updated:
         try:
-            done = await write_update(repo, resource_type, rid, content, expected)
+            return await write_update(repo, resource_type, rid, content, expected)
         except NotFound as exc:
             if organisation_caller(caller):
                 raise  # unknown and not-yours alike: the 404 a read gives
             raise no_update_create(resource_type, rid) from exc
+
+    done = await store.transact(caller, work)
     return Written(done.stored, created=done.recreated, issues=issues)
 
 
@@ -313,29 +321,32 @@ async def conditional_update(
     parsed = conditional(resource_type, criteria, 2, base_url, label=label)
     issues = check_valid(content)
     rid = content.get("id")
+
+    async def work(repo: Repository) -> Written:
+        await repo.serialise_claims([(resource_type, claim_key(parsed))])
+        found = await match_one(repo, parsed, label)
+        if found is None:
+            if rid is not None:
+                raise update_as_create(resource_type, rid)
+            if match is not None:
+                raise PreconditionFailed.of(
+                    f"If-Match: no {resource_type} matches the {label} criteria")
+            tasks.check_client_create(resource_type)
+            made = await create_in(repo, with_new_id(content), claim_key(parsed), issues,
+                                   base_url)
+            await check_satisfied(repo, parsed, made.stored, label)
+            return made
+        if rid is not None and rid != found.id:
+            raise other_id(resource_type, rid, found.id, f"{resource_type}.id")
+        expected = await versions.expected_in(repo, (resource_type, found.id), match)
+        done = await write_update(repo, resource_type, found.id,
+                                  {**content, "id": found.id}, expected)
+        return Written(done.stored, created=done.recreated, issues=issues)
+
     try:
-        async with store.begin(caller) as repo:
-            await repo.serialise_claims([(resource_type, claim_key(parsed))])
-            found = await match_one(repo, parsed, label)
-            if found is None:
-                if rid is not None:
-                    raise update_as_create(resource_type, rid)
-                if match is not None:
-                    raise PreconditionFailed.of(
-                        f"If-Match: no {resource_type} matches the {label} criteria")
-                tasks.check_client_create(resource_type)
-                made = await create_in(repo, with_new_id(content), claim_key(parsed), issues,
-                                       base_url)
-                await check_satisfied(repo, parsed, made.stored, label)
-                return made
-            if rid is not None and rid != found.id:
-                raise other_id(resource_type, rid, found.id, f"{resource_type}.id")
-            expected = await versions.expected_in(repo, (resource_type, found.id), match)
-            done = await write_update(repo, resource_type, found.id,
-                                      {**content, "id": found.id}, expected)
+        return await store.transact(caller, work)
     except ClaimTaken as taken:
         raise claim_hidden(taken.key, label) from None
-    return Written(done.stored, created=done.recreated, issues=issues)
 
 
 def update_as_create(resource_type: str, rid: str) -> FhirError:
@@ -382,8 +393,8 @@ async def patch(
     the patch applies to the version it read, and If-Match still guards it). The result's
     references are checked as a PUT body's: a conditional one is 400, one absolute on our
     base is stored relative."""
-    async with store.begin(caller) as repo:
-        return await patch_in(repo, ref, operations, expected, base_url)
+    return await store.transact(
+        caller, lambda repo: patch_in(repo, ref, operations, expected, base_url))
 
 
 async def patch_in(repo: Repository, ref: tuple[str, str], operations: Any,
@@ -428,10 +439,13 @@ async def conditional_patch(
     and chained criteria are allowed."""
     parsed = conditional(resource_type, criteria, 2, base_url, claimed=False,
                          label="conditional patch")
-    async with store.begin(caller) as repo:
+
+    async def work(repo: Repository) -> Written:
         found = await the_match(repo, parsed, "conditional patch")
         expected = await versions.expected_in(repo, found, match)
         return await patch_in(repo, found, operations, expected, base_url)
+
+    return await store.transact(caller, work)
 
 
 async def conditional_delete(
@@ -449,11 +463,14 @@ async def conditional_delete(
     deletion.check_type_deletable(resource_type)
     parsed = conditional(resource_type, criteria, 2, base_url, claimed=False,
                          label="conditional delete")
-    async with store.begin(caller) as repo:
+
+    async def work(repo: Repository) -> StoredResource | None:
         found = await the_match(repo, parsed, "conditional delete")
         await deletion.check_delete(repo, *found)
         expected = await versions.expected_in(repo, found, match)
         return await repo.delete(*found, expected)
+
+    return await store.transact(caller, work)
 
 
 def patch_guard(expected: int | None, current: StoredResource) -> int | None:
@@ -496,9 +513,12 @@ async def delete(
     store: Store, caller: Caller, resource_type: str, rid: str, expected: int | None
 ) -> StoredResource | None:
     """A Task, or a referral with its Task, is 405 (`deletion.check_delete`)."""
-    async with store.begin(caller) as repo:
+
+    async def work(repo: Repository) -> StoredResource | None:
         await deletion.check_delete(repo, resource_type, rid)
         return await repo.delete(resource_type, rid, expected)
+
+    return await store.transact(caller, work)
 
 
 async def search(store: Store, caller: Caller, parsed: ParsedSearch) -> SearchPage:

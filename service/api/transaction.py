@@ -59,7 +59,7 @@ from service.errors import (
 from service.ids import new_id
 from service.settings import Settings
 from service.store.db import Store
-from service.store.errors import ClaimTaken, Deadlocked, StaleRead
+from service.store.errors import DEADLOCK_RETRIES, ClaimTaken, Deadlocked, StaleRead
 from service.store.model import Caller, NewResource, StoredResource, Updated
 from service.store.repository import Repository
 from service.store.search_params import SEARCH_PARAMS
@@ -67,7 +67,6 @@ from service.workflow import deletion, feedback, intake, tasks
 from service.workflow.intake import prepare_create, update_orgs
 
 Claim = tuple[str, str]  # (resource type, claim key)
-_DEADLOCK_RETRIES = 2  # Bundles whose PUT/DELETE rows two transactions lock crosswise
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,7 +262,7 @@ async def transaction(ctx: Context, entries: list[Entry]) -> list[EntryResult]:
             cached = False
         except Deadlocked:  # rolled back by PostgreSQL: once more, then the 409
             deadlocks += 1
-            if deadlocks > _DEADLOCK_RETRIES:
+            if deadlocks > DEADLOCK_RETRIES:
                 raise
         except ClaimTaken as exc:
             claim = (exc.resource_type, exc.key)

@@ -9,9 +9,9 @@ PostgreSQL (production): asyncpg, a pool sized for one uvicorn worker, JSONB via
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import asyncpg  # type: ignore[import-untyped]
 import orjson
@@ -22,11 +22,13 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from service.store.direct_pool import DirectPool, Lease
-from service.store.errors import DEADLOCK_SQLSTATE, Deadlocked
+from service.store.errors import DEADLOCK_RETRIES, DEADLOCK_SQLSTATE, Deadlocked
 from service.store.model import Caller, NewResource, StoredResource
 from service.store.read_cache import ReadCache
 from service.store.repository import Repository
 from service.store.sqltypes import dumps
+
+T = TypeVar("T")
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _BEGIN_OPTION = "chiroref_sqlite_begin"
@@ -253,6 +255,22 @@ class Store:
             if getattr(exc.orig, "sqlstate", None) == DEADLOCK_SQLSTATE:
                 raise Deadlocked() from exc
             raise
+
+    async def transact(self, caller: Caller, work: Callable[[Repository], Awaitable[T]]) -> T:
+        """`work` in one transaction (`begin`), run again when PostgreSQL ends it to break a
+        deadlock (it was rolled back: nothing of that run stays), at most DEADLOCK_RETRIES
+        times; then the Deadlocked (409 lock-error) is the answer. For writes whose rows
+        are not all locked up front, such as those a workflow changes (the Task a feedback
+        report completes, a reroute)."""
+        runs = 0
+        while True:
+            try:
+                async with self.begin(caller) as repo:
+                    return await work(repo)
+            except Deadlocked:
+                runs += 1
+                if runs > DEADLOCK_RETRIES:
+                    raise
 
     def one_shot(
         self, caller: Caller, *, cached: bool = True

@@ -34,6 +34,7 @@ class Deadlocked(Conflict):
 
 
 DEADLOCK_SQLSTATE = "40P01"
+DEADLOCK_RETRIES = 2  # runs after the first before a Deadlocked is answered (409)
 
 
 class StaleRead(Exception):

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
+import pytest
+
+from service.store.errors import Deadlocked
+from service.store.repository import Repository
 
 Kit = Any  # the `kit` fixture (tests/integration/api/conftest.py)
 
@@ -193,3 +198,53 @@ async def test_422_json_that_fhir_resources_would_convert_is_refused(
     issues = kit.outcome(await api.post("", json=bundle), 422)
     assert kit.expressions(issues) == {"Bundle.entry[0].resource.multipleBirthInteger"}
     assert await kit.count("Patient") == patients
+
+
+@pytest.mark.parametrize("how", ["PUT", "PATCH", "conditional PUT", "conditional PATCH",
+                                 "DELETE", "conditional DELETE"])
+async def test_a_deadlocked_write_runs_again_then_answers_409(
+        api: httpx.AsyncClient, kit: Kit, monkeypatch: pytest.MonkeyPatch, how: str) -> None:
+    """A write PostgreSQL ends to break a deadlock (`Deadlocked`, after it wrote) was rolled
+    back: it runs again, twice at most, then answers 409 lock-error; the run that lands
+    writes once. Rows a workflow changes are locked only when written, so a plain write can
+    meet this too (`Store.transact`)."""
+    created = await kit.post(kit.patient())
+    pid, calls, failures = created["id"], [], 2
+    name = "delete" if how.endswith("DELETE") else "update_reporting"
+    real = getattr(Repository, name)
+
+    async def deadlocking(self: Repository, *args: Any, **kwargs: Any) -> Any:
+        done = await real(self, *args, **kwargs)
+        calls.append(1)
+        if len(calls) <= failures:
+            raise Deadlocked()
+        return done
+
+    monkeypatch.setattr(Repository, name, deadlocking)
+    ops = json.dumps([{"op": "add", "path": "/gender", "value": "male"}])
+    patching = {"Content-Type": "application/json-patch+json"}
+    body = {k: v for k, v in created.items() if k != "meta"} | {"gender": "male"}
+    by_id, by_criteria = f"Patient/{pid}", f"Patient?_id={pid}"
+
+    async def send() -> httpx.Response:
+        if how in ("PUT", "conditional PUT"):
+            return await api.put(by_id if how == "PUT" else by_criteria, json=body)
+        if how in ("PATCH", "conditional PATCH"):
+            return await api.patch(by_id if how == "PATCH" else by_criteria, content=ops,
+                                   headers=patching)
+        return await api.delete(by_id if how == "DELETE" else by_criteria)
+
+    failures = 3
+    issues = kit.outcome(await send(), 409)
+    assert issues[0]["code"] == "lock-error" and len(calls) == 3
+    current = (await api.get(by_id)).json()
+    assert current["meta"]["versionId"] == "1" and "gender" not in current
+    calls.clear()
+    failures = 2
+    landed = await send()
+    assert landed.status_code in (200, 204), landed.text
+    assert len(calls) == 3
+    history = (await api.get(f"{by_id}/_history")).json()
+    assert [e["resource"]["meta"]["versionId"] for e in history["entry"]
+            if "resource" in e] == (["2", "1"] if "DELETE" not in how else ["1"])
+    assert len(history["entry"]) == 2
