@@ -19,10 +19,12 @@ import orjson
 from fastapi import Depends, Request
 
 from service.api.headers import (
+    Freshness,
     Prefer,
     check_acceptable,
     check_request_type,
     media_type,
+    parse_freshness,
     parse_prefer,
 )
 from service.api.json_patch import PATCH_MEDIA_TYPE
@@ -172,6 +174,12 @@ async def read_subset(request: Request) -> Subset:
     return for_read(rtype, request.query_params.multi_items(), strict=strict)
 
 
+async def read_freshness(request: Request) -> Freshness:
+    """`If-None-Match` / `If-Modified-Since` of a read or vread (http.html#cread)."""
+    return parse_freshness(request.headers.get("if-none-match"),
+                           request.headers.get("if-modified-since"))
+
+
 Conf = Annotated[Settings, Depends(get_settings)]
 AppStore = Annotated[Store, Depends(get_store)]
 Links = Annotated[Urls, Depends(get_urls)]
@@ -182,3 +190,4 @@ PatchBody = Annotated[Any, Depends(patch_body)]
 FormPairs = Annotated[list[tuple[str, str]], Depends(form_pairs)]
 Writing = Annotated[WriteContext, Depends(write_context)]
 ReadSubset = Annotated[Subset, Depends(read_subset)]
+ReadFreshness = Annotated[Freshness, Depends(read_freshness)]

@@ -9,13 +9,21 @@
 - `Prefer: return=minimal|representation|OperationOutcome` (http.html#ops) and
   `Prefer: handling=strict|lenient` (search.html#errors).
 - Content negotiation (http.html#mime-type): JSON only. A request body in another format
-  is 415; asking only for XML (Accept or `_format`) is 406.
+  is 415; asking only for XML (Accept or `_format`) is 406. The FHIR version parameter
+  (`application/fhir+json; fhirVersion=4.0`, versioning.html#mt-version): 4.0 is what
+  this server speaks; asking only for another version is 406, a body declared as another
+  version 415.
+- Conditional read (http.html#cread): `If-None-Match` (version ETags, weak comparison, or
+  `*`) and `If-Modified-Since` (an HTTP-date; ignored when `If-None-Match` is present or
+  when it is not a valid date, RFC 9110 section 13.1.3) -> `Freshness`.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Literal
 from urllib.parse import parse_qsl
 
@@ -29,7 +37,10 @@ JSON_TYPES = frozenset({FHIR_JSON, "application/json", "application/json+fhir", 
 ANY_TYPES = frozenset({"*/*", "application/*"})
 FORMAT_ALIASES = frozenset({"json", *JSON_TYPES})
 
+FHIR_VERSIONS = frozenset({"4.0", "4.0.1"})  # versioning.html#mt-version: major.minor
+
 _ETAG = re.compile(r'^\s*(?:W/)?(?:"(\d+)"|(\d+))\s*$')
+_ENTITY_TAG = re.compile(r'(?:W/)?"([^"]*)"')
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,23 +164,82 @@ def media_type(header: str | None) -> str:
     return (header or "").split(";", 1)[0].strip().lower()
 
 
+def fhir_version(media_range: str) -> str | None:
+    """The `fhirVersion` parameter of one media type or range, if any."""
+    for param in media_range.split(";")[1:]:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "fhirversion":
+            return value.strip().strip('"')
+    return None
+
+
 def check_request_type(content_type: str | None) -> None:
-    """A FHIR body must be JSON (with or without charset); no Content-Type is read as JSON."""
+    """A FHIR body must be JSON (with or without charset) of FHIR 4.0 (no `fhirVersion`, or
+    4.0); no Content-Type is read as JSON."""
     kind = media_type(content_type)
     if kind and kind not in JSON_TYPES:
         raise UnsupportedMediaType.of(
             f"unsupported Content-Type {kind!r}: this server reads {FHIR_JSON} or application/json"
         )
+    version = fhir_version(content_type or "")
+    if version is not None and version not in FHIR_VERSIONS:
+        raise UnsupportedMediaType.of(
+            f"the body is declared as FHIR {version!r}; this server reads FHIR 4.0 (R4)")
 
 
 def check_acceptable(accept: str | None, format_param: str | None) -> None:
-    """406 when the client can only take a format we do not produce (XML, Turtle, ...)."""
+    """406 when the client can only take a format we do not produce (XML, Turtle, ...), or
+    only another FHIR version (`fhirVersion=3.0`)."""
     if format_param is not None:
         if media_type(format_param) not in FORMAT_ALIASES:
             raise NotAcceptable.of(f"_format={format_param!r} is not supported; use json")
+        _check_version([format_param])
         return
     if accept is None or not accept.strip():
         return
-    kinds = {media_type(part) for part in accept.split(",")}
-    if not kinds & (JSON_TYPES | ANY_TYPES):
+    ranges = [part for part in accept.split(",") if media_type(part) in JSON_TYPES | ANY_TYPES]
+    if not ranges:
         raise NotAcceptable.of(f"cannot produce {accept!r}; this server speaks {FHIR_JSON}")
+    _check_version(ranges)
+
+
+def _check_version(ranges: list[str]) -> None:
+    versions = [fhir_version(r) for r in ranges]
+    if not any(v is None or v in FHIR_VERSIONS for v in versions):
+        raise NotAcceptable.of(
+            f"cannot produce FHIR {', '.join(sorted({str(v) for v in versions}))}; this "
+            "server speaks FHIR 4.0 (R4): fhirVersion=4.0")
+
+@dataclass(frozen=True, slots=True)
+class Freshness:
+    """A conditional read's headers (http.html#cread): the version ETags of `If-None-Match`
+    (`*` for any; None when absent or holding no entity tag) and `If-Modified-Since`."""
+
+    none_match: frozenset[str] | None = None
+    modified_since: datetime | None = None
+
+    def unchanged(self, version: int, last_updated: datetime) -> bool:
+        """Whether the current version is one the client holds: 304 Not Modified."""
+        if self.none_match is not None:
+            return "*" in self.none_match or str(version) in self.none_match
+        if self.modified_since is not None:
+            return last_updated.replace(microsecond=0) <= self.modified_since
+        return False
+
+
+def parse_freshness(if_none_match: str | None, if_modified_since: str | None) -> Freshness:
+    """RFC 9110 section 13.1.2-3: If-None-Match compares weakly (`"2"` matches `W/"2"`) and,
+    when present, If-Modified-Since is ignored; an invalid date is ignored too."""
+    tags: frozenset[str] | None = None
+    if if_none_match is not None:
+        found = {"*"} if if_none_match.strip() == "*" else set(_ENTITY_TAG.findall(if_none_match))
+        tags = frozenset(found) or None
+    since = None
+    if if_modified_since is not None and tags is None:
+        try:
+            since = parsedate_to_datetime(if_modified_since)
+        except (TypeError, ValueError, IndexError):
+            since = None
+        if since is not None and since.tzinfo is None:  # `-0000`: UTC, RFC 5322
+            since = since.replace(tzinfo=UTC)
+    return Freshness(tags, since)

@@ -102,7 +102,7 @@ def _resource(
         "readHistory": True,
         "updateCreate": False,
         "conditionalCreate": rtype not in SERVICE_CREATED,
-        "conditionalRead": "not-supported",
+        "conditionalRead": "full-support",
         "conditionalUpdate": True,
         "conditionalDelete": "not-supported" if rtype in UNDELETABLE else "single",
         "searchParam": [_param(rtype, p) for p in params.values()],

@@ -11,7 +11,7 @@ import orjson
 from starlette.responses import Response
 
 from profiles.issues import Issue, to_operation_outcome
-from service.api.headers import Prefer, etag
+from service.api.headers import Freshness, Prefer, etag
 from service.api.subsetting import WHOLE, Subset, apply
 from service.api.urls import Urls
 from service.store.model import StoredResource
@@ -38,6 +38,14 @@ def resource_response(
 ) -> FhirResponse:
     content = apply(stored.content, subset)
     return FhirResponse(content, status_code=status, headers=version_headers(stored))
+
+
+def read_response(stored: StoredResource, subset: Subset, fresh: Freshness) -> Response:
+    """A read or vread: 304 Not Modified, with the version headers and no body, when the
+    client holds this version (http.html#cread); else the resource."""
+    if fresh.unchanged(stored.version_id, stored.last_updated):
+        return Response(status_code=304, headers=version_headers(stored))
+    return resource_response(stored, subset=subset)
 
 
 def written_response(

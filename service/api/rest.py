@@ -24,6 +24,7 @@ from service.api.deps import (
     Links,
     PatchBody,
     PreferDep,
+    ReadFreshness,
     ReadSubset,
     Writing,
     fhir_body,
@@ -42,7 +43,7 @@ from service.api.references import literal_references
 from service.api.responses import (
     FhirResponse,
     outcome_response,
-    resource_response,
+    read_response,
     version_headers,
     written_response,
 )
@@ -177,10 +178,11 @@ async def search_by_post(
 
 @router.api_route("/{resource_type}/{rid}", methods=GET_HEAD)
 async def read(
-    resource_type: Type, rid: Id, store: AppStore, caller: CallerDep, subset: ReadSubset
-) -> FhirResponse:
+    resource_type: Type, rid: Id, store: AppStore, caller: CallerDep, subset: ReadSubset,
+    fresh: ReadFreshness,
+) -> Response:
     stored = await interactions.read(store, caller, resource_type, rid)
-    return resource_response(stored, subset=subset)
+    return read_response(stored, subset, fresh)
 
 
 @router.put("/{resource_type}")
@@ -311,12 +313,12 @@ async def instance_history(
 @router.api_route("/{resource_type}/{rid}/_history/{vid}", methods=GET_HEAD)
 async def vread(
     resource_type: Type, rid: Id, vid: str, store: AppStore, caller: CallerDep,
-    subset: ReadSubset,
-) -> FhirResponse:
+    subset: ReadSubset, fresh: ReadFreshness,
+) -> Response:
     if not vid.isdigit():
         raise NotFound.of(f"no version {vid!r} of {resource_type}/{rid}")
     stored = await interactions.vread(store, caller, (resource_type, rid), int(vid))
-    return resource_response(stored, subset=subset)
+    return read_response(stored, subset, fresh)
 
 
 def _parse(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import httpx
@@ -97,6 +98,55 @@ async def test_update_with_if_match_and_vread_and_history(api: httpx.AsyncClient
     assert history["type"] == "history" and history["total"] == 2
     assert [e["resource"]["meta"]["versionId"] for e in history["entry"]] == ["2", "1"]
     assert history["entry"][0]["fullUrl"] == f"{BASE}/Patient/{pid}"
+
+
+async def test_conditional_read_answers_304_for_the_version_the_client_holds(
+    api: httpx.AsyncClient, kit: Kit
+) -> None:
+    """http.html#cread: If-None-Match (the ETag it holds, or *) and If-Modified-Since give
+    304 with the version headers and no body while nothing changed; read, vread and HEAD."""
+    created = await kit.post(kit.patient())
+    path = f"Patient/{created['id']}"
+    first = await api.get(path)
+    etag, modified = first.headers["etag"], first.headers["last-modified"]
+    for how in ({"If-None-Match": etag}, {"If-None-Match": "*"},
+                {"If-Modified-Since": modified}):
+        r = await api.get(path, headers=how)
+        assert r.status_code == 304 and r.content == b"", (how, r.text)
+        assert r.headers["etag"] == etag and r.headers["last-modified"] == modified
+        assert (await api.head(path, headers=how)).status_code == 304
+    assert (await api.get(f"{path}/_history/1", headers={"If-None-Match": etag})
+            ).status_code == 304
+    changed = await api.put(path, json=created | {"gender": "female"})
+    assert changed.status_code == 200
+    for how in ({"If-None-Match": etag}, {"If-Modified-Since": "Thu, 01 Jan 2015 00:00:00 GMT"},
+                {"If-Modified-Since": "not a date"}):
+        r = await api.get(path, headers=how)
+        assert r.status_code == 200 and r.json()["gender"] == "female", how
+    assert (await api.get(path, headers={"If-None-Match": 'W/"1", W/"2"'})).status_code == 304
+    assert (await api.delete(path)).status_code == 204
+    kit.outcome(await api.get(path, headers={"If-None-Match": "*"}), 410)
+    cs = (await api.get("metadata")).json()
+    patient = next(r for r in cs["rest"][0]["resource"] if r["type"] == "Patient")
+    assert patient["conditionalRead"] == "full-support"
+
+
+async def test_fhir_version_parameter_other_than_4_0_is_refused(
+    api: httpx.AsyncClient, kit: Kit
+) -> None:
+    """versioning.html#mt-version: asking only for FHIR 3.0 is 406, a body declared as 3.0
+    is 415 (nothing stored); 4.0 is what this server speaks."""
+    r = await api.get("metadata", headers={"Accept": "application/fhir+json; fhirVersion=4.0"})
+    assert r.status_code == 200
+    kit.outcome(await api.get("metadata", headers={
+        "Accept": "application/fhir+json; fhirVersion=3.0"}), 406)
+    body = json.dumps(kit.patient()).encode()
+    kit.outcome(await api.post("Patient", content=body, headers={
+        "Content-Type": "application/fhir+json; fhirVersion=3.0"}), 415)
+    assert await kit.count("Patient") == 0
+    made = await api.post("Patient", content=body, headers={
+        "Content-Type": "application/fhir+json; fhirVersion=4.0"})
+    assert made.status_code == 201, made.text
 
 
 async def test_stale_if_match_is_412_and_changes_nothing(api: httpx.AsyncClient, kit: Kit) -> None:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from service.api.headers import (
@@ -7,6 +9,7 @@ from service.api.headers import (
     VersionMatch,
     check_acceptable,
     check_request_type,
+    parse_freshness,
     parse_prefer,
     parse_version_match,
 )
@@ -131,3 +134,49 @@ def test_if_none_exist_with_criteria_passes() -> None:
     assert (
         check_if_none_exist("Patient?identifier=s|v&_count=1") == "Patient?identifier=s|v&_count=1"
     )
+
+
+@pytest.mark.parametrize("accept", [
+    "application/fhir+json; fhirVersion=4.0", "application/fhir+json;fhirVersion=4.0.1",
+    "application/fhir+json; fhirVersion=3.0, application/json",  # another choice is fine
+    '*/*; fhirVersion="4.0"',
+])
+def test_fhir_version_4_0_is_acceptable(accept: str) -> None:
+    check_acceptable(accept, None)
+
+
+@pytest.mark.parametrize(("accept", "fmt"), [
+    ("application/fhir+json; fhirVersion=3.0", None),
+    ("application/fhir+json; fhirVersion=5.0, */*; fhirVersion=3.0", None),
+    (None, "application/fhir+json; fhirVersion=1.0"),
+])
+def test_only_another_fhir_version_is_406(accept: str | None, fmt: str | None) -> None:
+    """versioning.html#mt-version: this server speaks 4.0 only."""
+    with pytest.raises(NotAcceptable) as refused:
+        check_acceptable(accept, fmt)
+    assert "fhirVersion=4.0" in refused.value.issues[0].message
+
+
+def test_a_body_of_another_fhir_version_is_415() -> None:
+    check_request_type("application/fhir+json; charset=utf-8; fhirVersion=4.0")
+    with pytest.raises(UnsupportedMediaType):
+        check_request_type("application/fhir+json; fhirVersion=3.0")
+
+
+NOON = datetime(2026, 11, 26, 12, 0, 0, 400_000, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("none_match", "since", "unchanged"), [
+    ('W/"3"', None, True), ('"3"', None, True), ('W/"2", W/"3"', None, True),
+    ("*", None, True), ('W/"2"', None, False),
+    (None, "Thu, 26 Nov 2026 12:00:00 GMT", True),   # the same second: not modified since
+    (None, "Thu, 26 Nov 2026 11:59:59 GMT", False),
+    (None, "Thu, 26 Nov 2026 13:00:00 +0100", True),  # an offset is honoured
+    (None, "yesterday", False),                       # not an HTTP-date: ignored
+    ('W/"2"', "Thu, 26 Nov 2099 00:00:00 GMT", False),  # If-None-Match wins
+    ("nothing-quoted", "Thu, 26 Nov 2099 00:00:00 GMT", True),  # no entity tag: the date
+    (None, None, False),
+])
+def test_freshness_of_a_conditional_read(
+        none_match: str | None, since: str | None, unchanged: bool) -> None:
+    assert parse_freshness(none_match, since).unchanged(3, NOON) is unchanged
