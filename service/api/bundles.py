@@ -74,6 +74,12 @@ class Entry:
         it writes is known only when the transaction runs its search."""
         return self.method == "PUT" and "/" not in self.path and bool(self.query)
 
+    @property
+    def targeted(self) -> bool:
+        """A conditional patch or delete, `PATCH|DELETE Type?criteria`: the one resource
+        its criteria match when the transaction runs is the one it patches or deletes."""
+        return self.method in ("PATCH", "DELETE") and "/" not in self.path and bool(self.query)
+
 
 @dataclass(frozen=True, slots=True)
 class EntryResult:
@@ -144,7 +150,8 @@ def check_overlaps(entries: Iterable[Entry]) -> None:
     """http.html#trules: identities may not overlap in DELETE, PUT and PATCH; 400."""
     seen: dict[str, Entry] = {}
     for entry in entries:
-        if entry.method in ("DELETE", "PUT", "PATCH") and not entry.conditional:
+        if entry.method in ("DELETE", "PUT", "PATCH") and not (
+                entry.conditional or entry.targeted):
             check_overlap(seen, entry.path, entry)
 
 
@@ -235,13 +242,13 @@ def _if_none_exist(value: Any, where: str) -> str | None:
 
 
 def check_entry(entry: Entry) -> None:
-    """The url fits the method: `Type` for POST, `Type/id` or `Type?criteria` (a conditional
-    update) for PUT, `Type/id` for PATCH and DELETE."""
+    """The url fits the method: `Type` for POST, `Type/id` or `Type?criteria` (conditional)
+    for PUT, PATCH and DELETE."""
     parts = entry.path.split("/")
     wants = {"POST": 1, "PUT": 2, "PATCH": 2, "DELETE": 2}.get(entry.method)
-    if wants is not None and (len(parts) != wants or entry.query) and not entry.conditional:
-        shape = {"POST": "Type", "PUT": "Type/id or Type?criteria"}.get(
-            entry.method, "Type/id (conditional forms are not supported)")
+    if wants is not None and (len(parts) != wants or entry.query) and not (
+            entry.conditional or entry.targeted):
+        shape = "Type" if entry.method == "POST" else "Type/id or Type?criteria"
         raise BadRequest.of(
             f"{entry.method} url must be {shape}, got {entry.url!r}", f"{entry.where}.request.url"
         )

@@ -98,6 +98,9 @@ class Plan:
     mapping: dict[str, str] = field(default_factory=dict)  # fullUrl -> Type/id
     # Conditional references (`Patient?identifier=s|v`) -> (their search, where first seen)
     searches: dict[str, tuple[ParsedSearch, str]] = field(default_factory=dict)
+    # conditional patches and deletes (`Entry.targeted`): their criteria, fullUrls as the
+    # ids planned; searched when the transaction runs (`_targets`)
+    targets: dict[int, str] = field(default_factory=dict)
 
     by_index: dict[int, Entry] = field(default_factory=dict)
 
@@ -136,7 +139,7 @@ def plan(entries: list[Entry], max_count: int, base_url: str = "") -> Plan:
             out.refs[entry.index] = entry.path
         if entry.full_url and entry.index in out.refs:
             mapping[entry.full_url] = out.refs[entry.index]
-        elif entry.full_url and entry.method == "PATCH":
+        elif entry.full_url and entry.method == "PATCH" and not entry.targeted:
             mapping[entry.full_url] = entry.path
     for entry in entries:
         criteria = entry.query if entry.conditional else (
@@ -148,6 +151,15 @@ def plan(entries: list[Entry], max_count: int, base_url: str = "") -> Plan:
                     entry.resource_type, out.criteria[entry.index], max_count, base_url,
                     label=label_of(entry),
                 )
+    for entry in entries:
+        if entry.targeted:
+            with at(entry):
+                if entry.method == "DELETE":
+                    deletion.check_type_deletable(entry.resource_type)
+                out.targets[entry.index] = mapped_query(entry.query, mapping)
+                interactions.conditional(  # 400 for criteria it could never search
+                    entry.resource_type, out.targets[entry.index], max_count, base_url,
+                    claimed=False, label=label_of(entry))
     _order_conditions(out)
     for index, ref in out.refs.items():
         entry = out.entry(index)
@@ -163,6 +175,8 @@ def plan(entries: list[Entry], max_count: int, base_url: str = "") -> Plan:
 
 def label_of(entry: Entry) -> str:
     """What an entry's criteria are called in messages."""
+    if entry.targeted:
+        return f"conditional {entry.method.lower()}"
     return "conditional update" if entry.conditional else "If-None-Exist"
 
 
@@ -310,7 +324,8 @@ async def _execute(repo: Repository, ctx: Context, p: Plan, taken: set[Claim],
         *locks,
     ])
     existing, conditions = await _conditions(repo, ctx, p, locks)
-    _check_matches(p, existing)
+    touched = _check_matches(p, existing)
+    p = await _targets(repo, ctx, p, existing, touched)
     await repo.lock_rows([
         *(_ref(e.path) for e in p.entries
           if e.method in ("DELETE", "PUT", "PATCH") and not e.conditional),
@@ -458,13 +473,13 @@ async def _check_satisfied(
                                                    label_of(p.entry(index)))
 
 
-def _check_matches(p: Plan, existing: Mapping[int, StoredResource]) -> None:
+def _check_matches(p: Plan, existing: Mapping[int, StoredResource]) -> dict[str, Entry]:
     """A conditional update that matched writes its match: the body's id, if any, must be
     the match's (400), and no other DELETE, PUT or PATCH may touch it (400, trules). One
     that matched nothing creates: a body id would be an update-as-create (405), an ifMatch
-    cannot hold (412)."""
+    cannot hold (412). What each DELETE, PUT and PATCH touches so far (`Type/id` -> entry)."""
     seen = {e.path: e for e in p.entries
-            if e.method in ("DELETE", "PUT", "PATCH") and not e.conditional}
+            if e.method in ("DELETE", "PUT", "PATCH") and not (e.conditional or e.targeted)}
     for entry in p.entries:
         if not entry.conditional:
             continue
@@ -482,6 +497,32 @@ def _check_matches(p: Plan, existing: Mapping[int, StoredResource]) -> None:
             if rid is not None and rid != found.id:
                 raise interactions.other_id(entry.resource_type, rid, found.id, "resource.id")
             check_overlap(seen, found.ref, entry)
+    return seen
+
+
+async def _targets(repo: Repository, ctx: Context, p: Plan,
+                   existing: Mapping[int, StoredResource], touched: dict[str, Entry]) -> Plan:
+    """Each conditional patch and delete searched (as the caller sees the type; criteria
+    naming another entry's fullUrl name what that entry matched): its one match (none
+    404, several 412) becomes its `Type/id`, touched by no other entry (400, trules). The
+    plan of this run, with those entries as plain ones; `p` itself is left as planned,
+    for a re-run to search again."""
+    if not p.targets:
+        return p
+    matched = {p.refs[i]: found.ref for i, found in existing.items()}
+    entries = list(p.entries)
+    for position, entry in enumerate(entries):
+        if entry.index not in p.targets:
+            continue
+        with at(entry):
+            parsed = interactions.conditional(
+                entry.resource_type, mapped_query(p.targets[entry.index], matched),
+                ctx.settings.max_page_size, ctx.settings.base_url, claimed=False,
+                label=label_of(entry))
+            kind, rid = await interactions.the_match(repo, parsed, label_of(entry))
+        check_overlap(touched, f"{kind}/{rid}", entry)
+        entries[position] = replace(entry, url=f"{kind}/{rid}")
+    return replace(p, entries=entries)
 
 
 async def _prepare(

@@ -71,8 +71,9 @@ def test_parse_bundle_entries() -> None:
             },
             "Bundle.entry[0].resource.id",
         ),
-        ({"request": {"method": "DELETE", "url": "Patient?identifier=x"}},
-         "Bundle.entry[0].request.url"),  # conditional delete is not supported
+        ({"request": {"method": "DELETE", "url": "Patient/1?identifier=x"}},
+         "Bundle.entry[0].request.url"),  # an id and criteria
+        ({"request": {"method": "DELETE", "url": "Patient/1/x"}}, "Bundle.entry[0].request.url"),
         (
             {
                 "resource": {"resourceType": "Patient"},
