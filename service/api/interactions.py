@@ -17,7 +17,7 @@ from profiles.validate import validate_resource
 from service.api import versions
 from service.api.headers import VersionMatch, check_criteria, split_criteria
 from service.api.includes import included
-from service.api.json_patch import apply_patch
+from service.api.json_patch import apply_patch, without_empties
 from service.api.references import literal_references, rewrite_references
 from service.api.searchset import ParsedSearch, parse_search, query_pairs
 from service.api.subsetting import subsetted_issues
@@ -404,7 +404,7 @@ async def patch_in(repo: Repository, ref: tuple[str, str], operations: Any,
     rewrites the result's references to other entries, `urn:uuid:` fullUrls included)."""
     resource_type, rid = ref
     current = await repo.read(resource_type, rid)
-    content = apply_patch(current.content, operations)
+    content = without_empties(apply_patch(current.content, operations))
     if content.get("id") != rid or content.get("resourceType") != resource_type:
         raise Unprocessable.of("a patch may not change id or resourceType", code="invariant")
     if mapping:

@@ -14,7 +14,7 @@ from typing import Any
 
 from service.errors import BadRequest, FhirError, Unprocessable
 
-__all__ = ["PATCH_MEDIA_TYPE", "apply_patch"]
+__all__ = ["PATCH_MEDIA_TYPE", "apply_patch", "without_empties"]
 
 PATCH_MEDIA_TYPE = "application/json-patch+json"
 _SHAPE = "each operation needs an op (add/remove/replace/move/copy/test) and a path"
@@ -144,3 +144,25 @@ def apply_patch(document: dict[str, Any], patch: Any) -> dict[str, Any]:
     if not isinstance(doc, dict):
         raise Unprocessable.of("the patched document is not a JSON object", code="processing")
     return doc
+
+
+def without_empties(value: Any) -> Any:
+    """A patched FHIR resource as a FHIR parser reads it back: elements left empty (`[]` or
+    `{}`, e.g. by removing the last telecom) are dropped, innermost first, as HAPI's parser
+    drops them, so that removing an array's last item is not refused by FHIR's JSON rules.
+    The items of a `_x` array stay where they are: they line up with `x`'s."""
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            kept = _without_empties_in(key, item)
+            if kept != [] and kept != {}:
+                out[key] = kept
+        return out
+    return value
+
+
+def _without_empties_in(key: str, value: Any) -> Any:
+    if isinstance(value, list):
+        items = [without_empties(v) for v in value]
+        return items if key.startswith("_") else [v for v in items if v != {}]
+    return without_empties(value)

@@ -5,6 +5,7 @@ and PUT by an organisation on an id it cannot see (404, as a read)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -258,3 +259,15 @@ async def test_system_put_on_an_unknown_id_stays_405(api: httpx.AsyncClient, kit
     _, task = await referral_task(kit)
     body = {k: v for k, v in task.items() if k != "meta"} | {"id": UNKNOWN}
     kit.outcome(await api.put(f"Task/{UNKNOWN}", json=body), 405)
+
+
+async def test_a_patch_removing_the_last_item_of_an_array_drops_the_array(
+        api: httpx.AsyncClient, kit: Any) -> None:
+    """A diffing client's patch: the result's `[]` is dropped, as a FHIR parser drops it,
+    rather than refused by FHIR's JSON rules (no empty arrays)."""
+    created = await kit.post(kit.patient() | {"telecom": [{"system": "phone", "value": "1"}]})
+    r = await api.patch(f"Patient/{created['id']}", headers=PATCH,
+                        content=json.dumps([{"op": "remove", "path": "/telecom/0"}]))
+    assert r.status_code == 200, r.text
+    assert "telecom" not in r.json() and "telecom" not in (
+        await api.get(f"Patient/{created['id']}")).json()

@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from service.api.json_patch import apply_patch
+from service.api.json_patch import apply_patch, without_empties
 from service.errors import BadRequest, Unprocessable
 
 DOC: dict[str, Any] = {"a": 1, "list": [1, 2, 3], "n": {"x~y": 1, "p/q": 2}}
@@ -55,3 +55,20 @@ def test_malformed_is_400(ops: Any) -> None:
 def test_not_applicable_is_422(ops: Any) -> None:
     with pytest.raises(Unprocessable):
         apply_patch(DOC, ops)
+
+
+def test_without_empties_drops_what_a_remove_left_empty_innermost_first() -> None:
+    patched = apply_patch({"resourceType": "Patient", "telecom": [{"value": "1"}],
+                           "name": [{"family": "A"}], "maritalStatus": {"text": "x"}},
+                          [{"op": "remove", "path": "/telecom/0"},
+                           {"op": "remove", "path": "/name/0/family"},
+                           {"op": "remove", "path": "/maritalStatus/text"}])
+    assert patched == {"resourceType": "Patient", "telecom": [], "name": [{}],
+                       "maritalStatus": {}}
+    assert without_empties(patched) == {"resourceType": "Patient"}
+
+
+def test_without_empties_keeps_values_and_the_places_of_x_arrays() -> None:
+    kept = {"active": False, "multipleBirthInteger": 0, "name": [
+        {"given": ["A", None], "_given": [{}, {"extension": [{"url": "u", "valueCode": "x"}]}]}]}
+    assert without_empties(kept) == kept
