@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from typing import Any
+from urllib.parse import SplitResult, urlsplit
 
 from profiles.issues import Issue
 from service.errors import BadRequest
@@ -49,9 +50,28 @@ def _collect_references(value: Any, out: list[str]) -> list[str]:
 
 
 def local_ref(reference: str, base_url: str) -> str:
-    """`http://base/fhir/Patient/1` -> `Patient/1` when it points at this server."""
+    """`http://base/fhir/Patient/1` -> `Patient/1` when it points at this server: the base
+    as configured, or spelled otherwise where URLs do not differ (RFC 3986 section 6.2.2-3:
+    scheme and host in any case, the scheme's default port written out)."""
     prefix = base_url.rstrip("/") + "/"
-    return reference[len(prefix) :] if reference.startswith(prefix) else reference
+    if reference.startswith(prefix):
+        return reference[len(prefix) :]
+    if "://" not in reference:
+        return reference
+    try:
+        ref, base = urlsplit(reference), urlsplit(prefix)
+        same = (ref.scheme.lower() == base.scheme.lower() and ref.hostname == base.hostname
+                and _port(ref) == _port(base) and not ref.username and not ref.password
+                and ref.path.startswith(base.path))
+    except ValueError:  # a port that is not a number
+        return reference
+    if not same:
+        return reference
+    return reference[len(f"{ref.scheme}://{ref.netloc}{base.path}"):]
+
+
+def _port(parts: SplitResult) -> int | None:
+    return parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
 
 
 def reference_paths(value: Any, path: str) -> Iterator[tuple[str, str]]:
@@ -103,6 +123,6 @@ def literal_references(content: dict[str, Any], base_url: str) -> dict[str, Any]
 
 
 def _localised(content: dict[str, Any], refs: list[str], base_url: str) -> dict[str, Any]:
-    prefix = base_url.rstrip("/") + "/"
-    ours = {ref: local_ref(ref, base_url) for ref in refs if ref.startswith(prefix)}
+    ours = {ref: local for ref in refs
+            if "://" in ref and (local := local_ref(ref, base_url)) != ref}
     return rewrite_references(content, ours) if ours else content

@@ -43,7 +43,14 @@ def ref_type(reference: str | None) -> str | None:
 
 
 def local(reference: str) -> str:
-    """The `Type/id` of a literal reference (without a `/_history/n`)."""
+    """The `Type/id` a literal reference to this server names (without a `/_history/n`); a
+    reference to another server (`is_foreign`) as it is, so that it never equals, nor is
+    read as, a `Type/id` of ours."""
+    return reference if is_foreign(reference) else type_and_id(reference)
+
+
+def type_and_id(reference: str) -> str:
+    """The last `Type/id` of any reference, another server's too (without `/_history/n`)."""
     parts = reference.split("/")
     if len(parts) >= 4 and parts[-2] == "_history":
         parts = parts[:-2]

@@ -63,30 +63,38 @@ def named_clinic(referral: Mapping[str, Any]) -> dict[str, Any] | None:
     first = performers[0] if performers and isinstance(performers[0], dict) else None
     if first is None:
         return None
-    named = (
-        first.get("type") == "Organization"
-        or ownership.ref_type(first.get("reference")) == "Organization"
-    )
+    named = ownership.ref_type(first.get("reference")) == "Organization"
     return dict(first) if named else None
 
 
-def foreign_performer(referral: Mapping[str, Any]) -> str | None:
-    """The first performer's reference when it is another server's (an absolute URL; ours
-    arrive relative): no clinic here could own the Task."""
+def check_performer(referral: Mapping[str, Any]) -> None:
+    """A clinic the GP names must be one of ours, named by a literal reference
+    (`Organization/<id>`), for a clinic here to own the Task: one on another server (an
+    absolute URL; ours arrive relative), or an Organization named only by identifier or
+    display, is 422 rather than a Task owned by nobody or a silent re-route. A performer
+    that names no organisation of ours otherwise (none, a contained `#clinic`, a
+    PractitionerRole) leaves the referral to routing."""
     performers = referral.get("performer") or []
     first = performers[0] if performers and isinstance(performers[0], dict) else {}
     ref = first.get("reference")
-    return ref if isinstance(ref, str) and ownership.is_foreign(ref) else None
+    if isinstance(ref, str) and ownership.is_foreign(ref):
+        raise Unprocessable(Issue(
+            "error", "business-rule", "ServiceRequest.performer[0].reference",
+            f"the clinic {ref!r} is on another server; name one of this server's clinics "
+            "(Organization/<id>), or none to have the referral routed"))
+    if ref is None and first.get("type") == "Organization":
+        raise Unprocessable(Issue(
+            "error", "business-rule", "ServiceRequest.performer[0]",
+            "name the clinic by reference (Organization/<id>), or name none to have the "
+            "referral routed; an identifier or display alone names no clinic here"))
 
 
 def sender_of(referral: Mapping[str, Any], roles: Mapping[str, str]) -> str | None:
-    """Who sent it: the requester's organisation, else the requester reference itself
-    (`Type/id`, or as given when it is on another server)."""
+    """Who sent it: the requester's organisation, else the requester reference's `Type/id`
+    (another server's too: claim keys stored before that server's references stopped
+    counting as ours keep matching resends)."""
     ref = (referral.get("requester") or {}).get("reference")
-    if not ref:
-        return None
-    return ownership.party_org(ref, roles) or (ref if ownership.is_foreign(ref) else
-                                               ownership.local(ref))
+    return ownership.party_org(ref, roles) or (ownership.type_and_id(ref) if ref else None)
 
 
 def identifier_claim(referral: Mapping[str, Any], sender: str | None) -> str | None:
@@ -110,13 +118,7 @@ def intake(referral: NewResource, roles: Mapping[str, str], now: datetime) -> li
             "error", "business-rule", "ServiceRequest.status",
             f"a referral is sent with status 'active' (got '{status}'); drafts stay with the GP",
         ))
-    foreign = foreign_performer(referral.content)
-    if foreign is not None:
-        raise Unprocessable(Issue(
-            "error", "business-rule", "ServiceRequest.performer[0].reference",
-            f"the clinic {foreign!r} is on another server; name one of this server's "
-            "clinics (Organization/<id>), or none to have the referral routed",
-        ))
+    check_performer(referral.content)
     task = build_referral_task(referral.content, task_id=new_id(), now=now)
     claim = identifier_claim(referral.content, sender_of(referral.content, roles))
     return [referral, NewResource(task, ownership.orgs_of(task, roles), claim_key=claim)]

@@ -99,7 +99,8 @@ async def candidates(repo: Repository) -> list[Candidate]:
     found: dict[str, tuple[postcodes.Position, str | None]] = {}
     for service in await _all(repo, "HealthcareService", SearchParam("active", ("true",))):
         clinic = (service.content.get("providedBy") or {}).get("reference")
-        if not clinic or not _offers_assessment(service.content) or clinic in found:
+        if not clinic or ownership.is_foreign(clinic) or not _offers_assessment(
+                service.content) or clinic in found:
             continue
         where = await _position(repo, service.content)
         if where is not None:

@@ -378,8 +378,12 @@ async def test_an_organisation_on_another_server_is_not_ours(kit: Kit) -> None:
     ours = await kit.post(kit.patient() | {
         "managingOrganization": {"reference": f"{kit.base}/{clinic}"}})
     assert ours["managingOrganization"] == {"reference": clinic}
+    spelled = await kit.post(kit.patient() | {  # our base, as URLs may also spell it
+        "managingOrganization": {"reference": f"{kit.base.replace('http://', 'HTTP://')}/{clinic}"}})
+    assert spelled["managingOrganization"] == {"reference": clinic}
     kit.outcome(await kit.api.get(f"Patient/{foreign['id']}", headers=acting(clinic)), 404)
     seen = await kit.api.get(f"Patient/{ours['id']}", headers=acting(clinic))
     assert seen.status_code == 200, seen.text
     found = (await kit.api.get("Patient", headers=acting(clinic))).json()
-    assert [e["resource"]["id"] for e in found.get("entry", [])] == [ours["id"]]
+    assert sorted(e["resource"]["id"] for e in found.get("entry", [])) == sorted(
+        [ours["id"], spelled["id"]])

@@ -9,6 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
+from profiles import canonical
+
 Kit = Any  # the `kit` fixture (tests/integration/api/conftest.py)
 BASE = "http://127.0.0.1:8080/fhir"
 
@@ -352,6 +354,26 @@ async def test_a_referral_to_a_clinic_on_another_server_is_refused(
          "request": {"method": "POST", "url": "ServiceRequest"}}]}
     issues = kit.outcome(await api.post("", json=bundle), 422)
     assert kit.expressions(issues) == {"Bundle.entry[0].resource.performer[0].reference"}
+    assert await kit.count("ServiceRequest") == 0 and await kit.count("Task") == 0
+
+
+async def test_a_clinic_named_only_by_identifier_is_refused_and_a_draft_in_a_bundle_too(
+    api: httpx.AsyncClient, kit: Kit
+) -> None:
+    """A performer typed Organization with no reference names no clinic here: 422, not a
+    Task owned by nobody. Workflow refusals of a transaction entry point into the entry."""
+    refs = await kit.gp_and_clinic()
+    referral = kit.referral(refs["patient"], refs["role"])
+    referral["performer"] = [{"type": "Organization", "display": "Ryggklinikken",
+                              "identifier": {"system": canonical.NO_HER, "value": "1234"}}]
+    issues = kit.outcome(await api.post("ServiceRequest", json=referral), 422)
+    assert kit.expressions(issues) == {"ServiceRequest.performer[0]"}
+    draft = kit.referral(refs["patient"], refs["role"], refs["clinic"]) | {"status": "draft"}
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"fullUrl": "urn:uuid:0b7c4e9e-5a3d-4f2b-8c1d-000000000078", "resource": draft,
+         "request": {"method": "POST", "url": "ServiceRequest"}}]}
+    issues = kit.outcome(await api.post("", json=bundle), 422)
+    assert kit.expressions(issues) == {"Bundle.entry[0].resource.status"}
     assert await kit.count("ServiceRequest") == 0 and await kit.count("Task") == 0
 
 

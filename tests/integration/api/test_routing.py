@@ -123,3 +123,18 @@ async def test_empty_directory_fails_the_task_at_intake(kit: Kit) -> None:
     [task] = await chain_of(kit, f"ServiceRequest/{sr['id']}")
     assert task["status"] == "failed"
     assert task["statusReason"]["coding"][0]["code"] == "no-clinic"
+
+
+async def test_a_service_provided_on_another_server_is_no_candidate(kit: Kit) -> None:
+    """A HealthcareService whose providedBy is another server's Organization (even with an
+    id of ours) offers no clinic here: the Oslo patient goes to the next nearest."""
+    await load_demo(kit.store, kit.base)
+    services = (await kit.api.get("HealthcareService", params={"_count": "50"})).json()
+    oslo = next(e["resource"] for e in services["entry"]
+                if e["resource"]["providedBy"]["reference"] == OSLO)
+    moved = {k: v for k, v in oslo.items() if k != "meta"} | {
+        "providedBy": {"reference": f"http://other.example/fhir/{OSLO}"}}
+    assert (await kit.api.put(f"HealthcareService/{oslo['id']}", json=moved)).status_code == 200
+    _, task = await refer(kit, OSLO_PATIENT)
+    assert task["owner"]["reference"] not in (OSLO, f"http://other.example/fhir/{OSLO}")
+    assert task["owner"]["reference"].startswith("Organization/")

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from service.api.references import iter_references, local_ref, rewrite_references
 
 MAPPING = {"urn:uuid:p": "Patient/1", "urn:uuid:r": "PractitionerRole/2"}
@@ -73,3 +75,24 @@ def test_literal_references_refuse_searches_and_localise_our_base() -> None:
     with pytest.raises(BadRequest) as caught:
         literal_references(search, base)
     assert caught.value.issues[0].expression == "PractitionerRole.organization.reference"
+
+
+@pytest.mark.parametrize(("reference", "local"), [
+    ("HTTP://H:8080/fhir/Patient/1", "Patient/1"),          # scheme and host in any case
+    ("http://h:8080/fhir/Patient?identifier=s|v", "Patient?identifier=s|v"),
+    ("http://h:8080/FHIR/Patient/1", "http://h:8080/FHIR/Patient/1"),  # the path is exact
+    ("http://h:8081/fhir/Patient/1", "http://h:8081/fhir/Patient/1"),
+    ("https://h:8080/fhir/Patient/1", "https://h:8080/fhir/Patient/1"),
+    ("http://u@h:8080/fhir/Patient/1", "http://u@h:8080/fhir/Patient/1"),
+    ("http://h:port/fhir/Patient/1", "http://h:port/fhir/Patient/1"),
+    ("http://h:8080/fhirx/Patient/1", "http://h:8080/fhirx/Patient/1"),
+])
+def test_our_base_however_urls_may_spell_it(reference: str, local: str) -> None:
+    assert local_ref(reference, "http://h:8080/fhir") == local
+
+
+def test_a_default_port_is_the_same_server() -> None:
+    assert local_ref("https://EXAMPLE.org:443/fhir/Patient/1", "https://example.org/fhir") == (
+        "Patient/1")
+    assert local_ref("http://example.org/fhir/Patient/1", "http://example.org:80/fhir") == (
+        "Patient/1")

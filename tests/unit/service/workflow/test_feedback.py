@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 from service.api.operations import delivery_parameters
 from service.store.outbox import DeliveryStatus, OutboxRow
-from service.workflow.feedback import FEEDBACK_OUTPUT, completed_task, referral_of
+from service.workflow.feedback import FEEDBACK_OUTPUT, completed_task, gp_endpoint, referral_of
 from service.workflow.postcodes import Position
 from service.workflow.routing import Candidate, rank_clinics
 from service.workflow.routing_service import NO_CLINIC, routed_task
@@ -16,6 +16,17 @@ def test_referral_of_takes_the_first_service_request() -> None:
     report = {"basedOn": [{"reference": "CarePlan/1"}, {"reference": "ServiceRequest/2"}]}
     assert referral_of(report) == ("ServiceRequest", "2")
     assert referral_of({"basedOn": [{"reference": "CarePlan/1"}]}) is None
+    foreign = {"basedOn": [{"reference": "http://other.example/fhir/ServiceRequest/2"}]}
+    assert referral_of(foreign) is None  # another server's referral is not ours
+
+
+async def test_feedback_for_a_requester_on_another_server_reads_none_of_ours() -> None:
+    class Repo:
+        async def read(self, resource_type: str, id: str) -> object:
+            raise AssertionError(f"read {resource_type}/{id}")
+
+    referral = {"requester": {"reference": "http://other.example/fhir/PractitionerRole/1"}}
+    assert await gp_endpoint(Repo(), referral) is None  # type: ignore[arg-type]
 
 
 def test_completed_task_has_the_report_as_output() -> None:

@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from service.store.model import StoredResource
-from service.workflow.ownership import local, orgs_of, read_content, ref_type, role_refs
+from service.workflow.ownership import (
+    local,
+    orgs_of,
+    read_content,
+    ref_type,
+    role_refs,
+    type_and_id,
+)
 
 
 @pytest.mark.parametrize(
@@ -27,9 +34,12 @@ def test_ref_type_names_only_resource_types(reference: str | None, kind: str | N
     assert ref_type(reference) == kind
 
 
-def test_local_drops_the_base_and_the_version() -> None:
-    assert local("http://x.example/fhir/Organization/1/_history/2") == "Organization/1"
+def test_local_drops_the_version_and_keeps_another_servers_reference_whole() -> None:
+    assert local("Organization/1/_history/2") == "Organization/1"
     assert local("Organization/1") == "Organization/1"
+    foreign = "http://x.example/fhir/Organization/1/_history/2"
+    assert local(foreign) == foreign  # never equal to, nor read as, our Organization/1
+    assert type_and_id(foreign) == "Organization/1"
 
 
 def test_a_versioned_reference_counts_for_its_organisation() -> None:
