@@ -113,22 +113,36 @@ def parse_search(
                         () if wanted.count else includes)
 
 
-def _chained(resource_type: str, name: str, value: str, base_url: str) -> SearchParam | None:
-    """`ref[:Type].param[:modifier]=value` (search.html#chaining): one level, through a
-    reference parameter of the searched type to a parameter of the target type (of every
-    type the reference may point at that has it, when `:Type` is not given); None for
-    anything else."""
+MAX_CHAIN = 3  # reference hops in one chained parameter (`a.b.c.param` is three)
+
+
+def _chained(resource_type: str, name: str, value: str, base_url: str,
+             hops: int = 1) -> SearchParam | None:
+    """`ref[:Type].param[:modifier]=value` (search.html#chaining), through a reference
+    parameter of the searched type to a parameter of the target type (of every type the
+    reference may point at that has it, when `:Type` is not given); `param` may itself be
+    a chain (`focus:ServiceRequest.subject:Patient.identifier`), up to MAX_CHAIN hops;
+    None for anything else."""
     head, _, tail = name.partition(".")
     ref_name, _, target = head.partition(":")
-    inner_name, _, inner_modifier = tail.partition(":")
+    step, _, rest = tail.partition(".")
+    inner_name, _, inner_modifier = step.partition(":")
     reachable = chain_targets(resource_type, ref_name, inner_name)
-    if "." in tail or not reachable:
+    if not reachable:
         return None
     if target and inner_name not in SEARCH_PARAMS.get(target, {}):
         return None  # an unknown type, or one without the parameter
     # a `:Type` the reference never points at filters to nothing; it is not ignored
     # (ignoring it would widen the result)
     targets = [target] if target else reachable
+    if rest:
+        if hops >= MAX_CHAIN:
+            return None
+        inner = next((found for t in targets
+                      if (found := _chained(t, tail, value, base_url, hops + 1)) is not None),
+                     None)
+        return None if inner is None else SearchParam(ref_name, inner.values, target or None,
+                                                      chain=inner)
     values = _split(value)
     if base_url and any(SEARCH_PARAMS[t][inner_name].type == "reference" for t in targets):
         values = tuple(local_ref(v, base_url) for v in values)

@@ -108,6 +108,8 @@ def _chained(rtype: str, definition: SearchParamDef, param: SearchParam,
         targets = [param.modifier] if chain.name in SEARCH_PARAMS.get(param.modifier, {}) else []
     else:
         targets = list(chain_targets(rtype, definition.name, chain.name))
+    if chain.chain is not None:  # a chain goes on only through a reference parameter
+        targets = [t for t in targets if SEARCH_PARAMS[t][chain.name].type == "reference"]
     if not targets:
         raise _bad(definition, f"{param.text} reaches no resource type with that parameter")
     ref = search_index.alias("chain_ref")

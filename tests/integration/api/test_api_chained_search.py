@@ -80,7 +80,7 @@ async def test_paging_links_keep_the_chain(api: httpx.AsyncClient, kit: Kit) -> 
 async def test_what_is_not_a_chain_is_reported_or_refused(api: httpx.AsyncClient,
                                                           kit: Kit) -> None:
     refs = await two_referrals(kit)
-    for odd in ("status.code", "subject.nope", "subject.organization.name",
+    for odd in ("status.code", "subject.nope", "subject.organization.nope",
                 "subject:Nonsense.name", "subject:Task.name"):
         page = (await api.get("ServiceRequest", params={odd: "x",
                                                         "requester": refs["role"]})).json()
@@ -103,6 +103,53 @@ async def test_what_is_not_a_chain_is_reported_or_refused(api: httpx.AsyncClient
             never: "x", "requester": refs["role"]})).json()
         assert listed_not["total"] == 0, never  # filtered to nothing, not ignored
         assert "entry" not in listed_not, never
+
+
+async def test_a_chain_goes_on_through_further_references(api: httpx.AsyncClient,
+                                                          kit: Kit) -> None:
+    """`focus.subject.identifier` (two hops), with and without `:Type` at each hop, and
+    `focus.requester.organization.name` (three, MAX_CHAIN); a fourth hop is reported."""
+    refs = await two_referrals(kit)
+    system = "urn:oid:2.16.578.1.12.4.1.4.1"
+    tasks = (await api.get("Task", params={"focus": f"{refs['first']},{refs['second']}",
+                                           "_count": "10"})).json()
+    task_of = {e["resource"]["focus"]["reference"]: f"Task/{e['resource']['id']}"
+               for e in tasks["entry"]}
+    for name in ("focus.subject.identifier", "focus:ServiceRequest.subject:Patient.identifier",
+                 "focus:ServiceRequest.patient.identifier"):
+        page = (await api.get("Task", params={name: f"{system}|{OTHER_FNR}"})).json()
+        assert ids(page) == {task_of[refs["second"]]}, name
+    practice = refs["practice"]
+    for params in ({"focus.requester:PractitionerRole.organization": practice},
+                   {"focus.requester.organization.name": "legekontor"}):
+        page = (await api.get("Task", params={**params, "owner": refs["clinic"]})).json()
+        assert ids(page) == set(task_of.values()), params
+    nobody = (await api.get("Task", params={"focus.requester.organization.name": "nobody"}))
+    assert nobody.json()["total"] == 0
+    page = (await api.get("Task", params={"focus.subject.identifier": f"{system}|{FNR}",
+                                          "owner": refs["clinic"], "_count": "1"})).json()
+    self_link = next(link["url"] for link in page["link"] if link["relation"] == "self")
+    assert httpx.URL(self_link).params["focus.subject.identifier"] == f"{system}|{FNR}"
+    four = "focus.requester.organization.partof.name"
+    kit.outcome(await api.get("Task", params={four: "x"},
+                              headers={"Prefer": "handling=strict"}), 400)
+    for odd in ("focus.subject.nope", "focus.status.code", "focus.subject:Patient.status"):
+        kit.outcome(await api.get("Task", params={odd: "x"},
+                                  headers={"Prefer": "handling=strict"}), 400)
+    bad = await api.get("Task", params={"focus.subject.birthdate": "not-a-date"})
+    assert kit.expressions(kit.outcome(bad, 400)) == {"Patient.birthDate"}
+    # the clinic sees the referrals and Tasks, not the GP's PractitionerRole: a chain
+    # through it finds nothing
+    clinic = {"X-Acting-Organization": refs["clinic"]}
+    hidden = (await api.get("Task", params={"focus.requester.organization": practice},
+                            headers=clinic)).json()
+    assert hidden["total"] == 0
+    seen = (await api.get("Task", params={"focus.subject.identifier": f"{system}|{FNR}"},
+                          headers=clinic)).json()
+    assert seen["total"] == 0  # nor the patient, whose record the GP's system keeps
+    mine = (await api.get("Task", params={"focus.performer": refs["clinic"]},
+                          headers=clinic)).json()
+    assert ids(mine) == set(task_of.values())  # through what it sees, a chain finds
 
 
 async def test_a_target_the_caller_may_not_see_matches_nothing(api: httpx.AsyncClient,

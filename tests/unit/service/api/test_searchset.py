@@ -129,3 +129,24 @@ def test_unknown_summary_modes_are_reported_or_refused() -> None:
     with pytest.raises(BadRequest):
         parse([("_summary", "brief")], handling="strict")
     assert parse([("_summary", "false")]).ignored == ()  # type: ignore[attr-defined]
+
+
+def test_a_chain_of_chains_parses_to_nested_params_up_to_max_chain() -> None:
+    from service.api.searchset import MAX_CHAIN
+    from service.store.search_params import SEARCH_PARAMS
+
+    def task(name: str) -> tuple[SearchParam, ...]:
+        return parse_search("Task", [(name, "x")], SEARCH_PARAMS["Task"], default_count=50,
+                            max_count=100).query.params
+
+    (two,) = task("focus:ServiceRequest.subject:Patient.identifier")
+    assert two == SearchParam("focus", ("x",), "ServiceRequest", chain=SearchParam(
+        "subject", ("x",), "Patient", chain=SearchParam("identifier", ("x",))))
+    assert two.text == "focus:ServiceRequest.subject:Patient.identifier"
+    (three,) = task("focus.requester.organization.name")
+    assert three.text == "focus.requester.organization.name" and MAX_CHAIN == 3
+    for beyond in ("focus.requester.organization.partof.name", "focus.subject.nope",
+                   "focus.status.code", "focus:Patient.subject.name"):
+        with pytest.raises(BadRequest):
+            parse_search("Task", [(beyond, "x")], SEARCH_PARAMS["Task"], default_count=50,
+                         max_count=100, handling="strict")
