@@ -32,7 +32,7 @@ from service.errors import (
 )
 from service.ids import new_id
 from service.store.db import Store
-from service.store.errors import ClaimTaken, StaleRead
+from service.store.errors import DEADLOCK_RETRIES, ClaimTaken, Deadlocked, StaleRead
 from service.store.model import (
     Caller,
     NewResource,
@@ -161,15 +161,22 @@ async def create(
     kind = new["resourceType"]
     parsed = conditional(kind, if_none_exist, 2, base_url) if if_none_exist else None
     one_shot = parsed is None and one_statement(new)
-    try:
+    cached, deadlocks = True, 0
+    while True:
         try:
-            return await create_once(store, caller, new, parsed, issues, base_url, one_shot)
+            return await create_once(store, caller, new, parsed, issues, base_url, one_shot,
+                                     cached=cached)
         except StaleRead:  # a cached directory read went out of date: read afresh
-            return await create_once(
-                store, caller, new, parsed, issues, base_url, one_shot, cached=False
-            )
-    except ClaimTaken as taken:
-        return Written(await claimed(store, caller, taken, new, lenient=parsed is not None), False)
+            if not cached:
+                raise
+            cached = False
+        except Deadlocked:  # the one statement's (`Store.transact` re-runs a transaction)
+            deadlocks += 1
+            if not one_shot or deadlocks > DEADLOCK_RETRIES:
+                raise
+        except ClaimTaken as taken:
+            lenient = parsed is not None
+            return Written(await claimed(store, caller, taken, new, lenient=lenient), False)
 
 
 async def create_once(

@@ -335,3 +335,5 @@ class _OneShot:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any
     ) -> None:
         await self._lease.__aexit__(exc_type, exc, tb)
+        if getattr(exc, "sqlstate", None) == DEADLOCK_SQLSTATE:  # as `begin` reports it
+            raise Deadlocked() from exc

@@ -248,3 +248,28 @@ async def test_a_deadlocked_write_runs_again_then_answers_409(
     assert [e["resource"]["meta"]["versionId"] for e in history["entry"]
             if "resource" in e] == (["2", "1"] if "DELETE" not in how else ["1"])
     assert len(history["entry"]) == 2
+
+
+async def test_a_deadlocked_one_statement_create_runs_again(
+        api: httpx.AsyncClient, kit: Kit, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A plain create's one statement (`Store.one_shot`) reported as Deadlocked runs again,
+    twice at most, then answers 409 lock-error."""
+    from service.api import interactions
+
+    real, calls, failures = interactions.create_once, [], 2
+
+    async def deadlocking(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args[-1])  # one_shot
+        if len(calls) <= failures:
+            raise Deadlocked()
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(interactions, "create_once", deadlocking)
+    made = await api.post("Patient", json=kit.patient())
+    assert made.status_code == 201, made.text
+    assert calls == [True, True, True] and await kit.count("Patient") == 1
+    calls.clear()
+    failures = 3
+    issues = kit.outcome(await api.post("Patient", json=kit.patient()), 409)
+    assert issues[0]["code"] == "lock-error" and len(calls) == 3
+    assert await kit.count("Patient") == 1
