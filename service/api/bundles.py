@@ -17,17 +17,20 @@ import http
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from datetime import datetime
+from typing import Any, Final, Literal
 
 import orjson
 
 from profiles.issues import Issue, to_operation_outcome
 from service.api.headers import (
+    Freshness,
     Prefer,
     VersionMatch,
     check_if_none_exist,
     etag,
     media_type,
+    parse_freshness,
     parse_version_match,
 )
 from service.api.json_patch import PATCH_MEDIA_TYPE
@@ -37,6 +40,7 @@ from service.errors import BadRequest, FhirError
 from service.store.model import StoredResource
 
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
+NO_CONDITION: Final = Freshness()  # a read that asks for the resource whatever it holds
 METHODS: tuple[Method, ...] = ("DELETE", "POST", "PUT", "PATCH", "GET")  # processing order
 BundleKind = Literal["transaction", "batch"]
 
@@ -51,6 +55,7 @@ class Entry:
     if_none_exist: str | None = None
     if_match: VersionMatch | None = None
     patch: Any = None  # a PATCH entry's JSON Patch operations, decoded from its Binary
+    fresh: Freshness = NO_CONDITION  # a GET's ifNoneMatch / ifModifiedSince (http.html#cread)
 
     @property
     def where(self) -> str:
@@ -198,9 +203,28 @@ def parse_entry(index: int, raw: Any, base_url: str) -> Entry:
         _if_none_exist(request.get("ifNoneExist"), where),
         _if_match(request.get("ifMatch"), where),
         patch,
+        _freshness(request, where) if method == "GET" else NO_CONDITION,
     )
     check_entry(entry)
     return entry
+
+
+def _freshness(request: Mapping[str, Any], where: str) -> Freshness:
+    """`request.ifNoneMatch` (an ETag, as the header) and `request.ifModifiedSince` (an
+    instant, not an HTTP-date: malformed is 400 here, as any element of the Bundle)."""
+    none_match = request.get("ifNoneMatch")
+    since = request.get("ifModifiedSince")
+    fresh = parse_freshness(none_match if isinstance(none_match, str) else None, None)
+    if since is None or fresh.none_match is not None:
+        return fresh
+    try:
+        when = datetime.fromisoformat(since) if isinstance(since, str) else None
+    except ValueError:
+        when = None
+    if when is None or when.tzinfo is None:
+        raise BadRequest.of("ifModifiedSince must be an instant (with its time zone)",
+                            f"{where}.request.ifModifiedSince", code="value")
+    return Freshness(None, when.replace(microsecond=0))
 
 
 _XSD_SPACE = re.compile(r"[ \t\n\r]")
@@ -313,6 +337,8 @@ def response_entry(urls: Urls, result: EntryResult, prefer: Prefer) -> dict[str,
         if result.entry.method in ("POST", "PUT", "PATCH"):
             response["location"] = f"{stored.ref}/_history/{stored.version_id}"
     body = result.resource if result.resource is not None else (stored.content if stored else None)
+    if result.status == 304:  # not modified: the client holds this version
+        body = None
     if prefer.return_ == "OperationOutcome" and result.entry.method != "GET":
         response["outcome"] = to_operation_outcome(result.issues)
     elif body is not None and (prefer.return_ == "representation" or result.entry.method == "GET"):

@@ -37,10 +37,9 @@ JSON_TYPES = frozenset({FHIR_JSON, "application/json", "application/json+fhir", 
 ANY_TYPES = frozenset({"*/*", "application/*"})
 FORMAT_ALIASES = frozenset({"json", *JSON_TYPES})
 
-FHIR_VERSIONS = frozenset({"4.0", "4.0.1"})  # versioning.html#mt-version: major.minor
+FHIR_VERSION = "4.0"  # versioning.html#mt-version: major.minor (4.0.0 and 4.0.1 are R4)
 
 _ETAG = re.compile(r'^\s*(?:W/)?(?:"(\d+)"|(\d+))\s*$')
-_ENTITY_TAG = re.compile(r'(?:W/)?"([^"]*)"')
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +172,12 @@ def fhir_version(media_range: str) -> str | None:
     return None
 
 
+def is_r4(version: str) -> bool:
+    """`4.0`, `4.0.0`, `4.0.1`: the version parameter names major.minor (a patch level is
+    tolerated)."""
+    return version == FHIR_VERSION or version.startswith(FHIR_VERSION + ".")
+
+
 def check_request_type(content_type: str | None) -> None:
     """A FHIR body must be JSON (with or without charset) of FHIR 4.0 (no `fhirVersion`, or
     4.0); no Content-Type is read as JSON."""
@@ -182,7 +187,7 @@ def check_request_type(content_type: str | None) -> None:
             f"unsupported Content-Type {kind!r}: this server reads {FHIR_JSON} or application/json"
         )
     version = fhir_version(content_type or "")
-    if version is not None and version not in FHIR_VERSIONS:
+    if version is not None and not is_r4(version):
         raise UnsupportedMediaType.of(
             f"the body is declared as FHIR {version!r}; this server reads FHIR 4.0 (R4)")
 
@@ -205,7 +210,7 @@ def check_acceptable(accept: str | None, format_param: str | None) -> None:
 
 def _check_version(ranges: list[str]) -> None:
     versions = [fhir_version(r) for r in ranges]
-    if not any(v is None or v in FHIR_VERSIONS for v in versions):
+    if not any(v is None or is_r4(v) for v in versions):
         raise NotAcceptable.of(
             f"cannot produce FHIR {', '.join(sorted({str(v) for v in versions}))}; this "
             "server speaks FHIR 4.0 (R4): fhirVersion=4.0")
@@ -231,9 +236,8 @@ def parse_freshness(if_none_match: str | None, if_modified_since: str | None) ->
     """RFC 9110 section 13.1.2-3: If-None-Match compares weakly (`"2"` matches `W/"2"`) and,
     when present, If-Modified-Since is ignored; an invalid date is ignored too."""
     tags: frozenset[str] | None = None
-    if if_none_match is not None:
-        found = {"*"} if if_none_match.strip() == "*" else set(_ENTITY_TAG.findall(if_none_match))
-        tags = frozenset(found) or None
+    if if_none_match is not None:  # present: the date is ignored, even if no tag parses
+        tags = frozenset(_none_match_tags(if_none_match))
     since = None
     if if_modified_since is not None and tags is None:
         try:
@@ -243,3 +247,11 @@ def parse_freshness(if_none_match: str | None, if_modified_since: str | None) ->
         if since is not None and since.tzinfo is None:  # `-0000`: UTC, RFC 5322
             since = since.replace(tzinfo=UTC)
     return Freshness(tags, since)
+
+
+def _none_match_tags(value: str) -> set[str]:
+    """`*`, or the versions of the listed ETags (`W/"2"`, `"2"`, and a bare `2` as
+    If-Match takes it); what is not a version ETag matches nothing."""
+    if value.strip() == "*":
+        return {"*"}
+    return {str(int(m[1] or m[2])) for part in value.split(",") if (m := _ETAG.match(part))}

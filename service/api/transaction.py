@@ -686,6 +686,10 @@ async def _get(repo: Repository, ctx: Context, entry: Entry) -> EntryResult:
 
 
 def _read_entry(entry: Entry, stored: StoredResource, subset: Subset) -> EntryResult:
+    """A read or vread entry; 304 (no resource) when the client holds this version
+    (`request.ifNoneMatch` / `ifModifiedSince`, http.html#cread)."""
+    if entry.fresh.unchanged(stored.version_id, stored.last_updated):
+        return EntryResult(entry, 304, stored)
     resource = dict(apply(stored.content, subset)) if subset else None
     return EntryResult(entry, 200, stored, resource=resource)
 

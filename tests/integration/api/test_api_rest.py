@@ -133,6 +133,35 @@ async def test_conditional_read_answers_304_for_the_version_the_client_holds(
     assert patient["conditionalRead"] == "full-support"
 
 
+async def test_bundle_get_entries_take_if_none_match_and_if_modified_since(
+    api: httpx.AsyncClient, kit: Kit
+) -> None:
+    """Bundle.entry.request.ifNoneMatch (an ETag) and ifModifiedSince (an instant): a
+    `304 Not Modified` entry with the version's etag and no resource."""
+    created = await kit.post(kit.patient())
+    path = f"Patient/{created['id']}"
+    updated = created["meta"]["lastUpdated"]
+
+    def get(url: str, **request: str) -> dict[str, Any]:
+        return {"request": {"method": "GET", "url": url, **request}}
+
+    for kind in ("batch", "transaction"):
+        r = await api.post("", json={"resourceType": "Bundle", "type": kind, "entry": [
+            get(path, ifNoneMatch='W/"1"'), get(path, ifModifiedSince=updated),
+            get(f"{path}/_history/1", ifNoneMatch="*"), get(path, ifNoneMatch='W/"7"'),
+            get(path, ifModifiedSince="2015-01-01T00:00:00Z"),
+            get(path, ifNoneMatch='W/"7"', ifModifiedSince=updated)]})
+        assert r.status_code == 200, r.text
+        entries = r.json()["entry"]
+        assert [e["response"]["status"][:3] for e in entries] == [
+            "304", "304", "304", "200", "200", "200"], kind
+        assert "resource" not in entries[0] and entries[0]["response"]["etag"] == 'W/"1"'
+        assert entries[3]["resource"]["id"] == created["id"]
+    r = await api.post("", json={"resourceType": "Bundle", "type": "transaction", "entry": [
+        get(path, ifModifiedSince="yesterday")]})
+    assert kit.expressions(kit.outcome(r, 400)) == {"Bundle.entry[0].request.ifModifiedSince"}
+
+
 async def test_fhir_version_parameter_other_than_4_0_is_refused(
     api: httpx.AsyncClient, kit: Kit
 ) -> None:

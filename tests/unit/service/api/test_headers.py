@@ -157,6 +157,14 @@ def test_only_another_fhir_version_is_406(accept: str | None, fmt: str | None) -
     assert "fhirVersion=4.0" in refused.value.issues[0].message
 
 
+def test_every_r4_version_code_is_acceptable() -> None:
+    for version in ("4.0", "4.0.0", "4.0.1"):
+        check_acceptable(f"application/fhir+json; fhirVersion={version}", None)
+        check_request_type(f"application/fhir+json; fhirVersion={version}")
+    with pytest.raises(NotAcceptable):
+        check_acceptable("application/fhir+json; fhirVersion=4.3", None)  # R4B
+
+
 def test_a_body_of_another_fhir_version_is_415() -> None:
     check_request_type("application/fhir+json; charset=utf-8; fhirVersion=4.0")
     with pytest.raises(UnsupportedMediaType):
@@ -174,7 +182,8 @@ NOON = datetime(2026, 11, 26, 12, 0, 0, 400_000, tzinfo=UTC)
     (None, "Thu, 26 Nov 2026 13:00:00 +0100", True),  # an offset is honoured
     (None, "yesterday", False),                       # not an HTTP-date: ignored
     ('W/"2"', "Thu, 26 Nov 2099 00:00:00 GMT", False),  # If-None-Match wins
-    ("nothing-quoted", "Thu, 26 Nov 2099 00:00:00 GMT", True),  # no entity tag: the date
+    ("nothing-quoted", "Thu, 26 Nov 2099 00:00:00 GMT", False),  # present: the date ignored
+    ("3", None, True), ('W/"03"', None, True),  # a bare version, as If-Match takes it
     (None, None, False),
 ])
 def test_freshness_of_a_conditional_read(
