@@ -101,6 +101,9 @@ class Plan:
     # conditional patches and deletes (`Entry.targeted`): their criteria, fullUrls as the
     # ids planned; searched when the transaction runs (`_targets`)
     targets: dict[int, str] = field(default_factory=dict)
+    # a conditional PATCH entry's fullUrl stands for its match: planned as a `Type/id` of
+    # its own, rewritten to the match once `_targets` knows it
+    stand_ins: dict[int, str] = field(default_factory=dict)
 
     by_index: dict[int, Entry] = field(default_factory=dict)
 
@@ -139,7 +142,10 @@ def plan(entries: list[Entry], max_count: int, base_url: str = "") -> Plan:
             out.refs[entry.index] = entry.path
         if entry.full_url and entry.index in out.refs:
             mapping[entry.full_url] = out.refs[entry.index]
-        elif entry.full_url and entry.method == "PATCH" and not entry.targeted:
+        elif entry.full_url and entry.method == "PATCH" and entry.targeted:
+            out.stand_ins[entry.index] = f"{entry.resource_type}/{new_id()}"
+            mapping[entry.full_url] = out.stand_ins[entry.index]
+        elif entry.full_url and entry.method == "PATCH":
             mapping[entry.full_url] = entry.path
     for entry in entries:
         criteria = entry.query if entry.conditional else (
@@ -147,16 +153,21 @@ def plan(entries: list[Entry], max_count: int, base_url: str = "") -> Plan:
         if entry.index in out.refs and criteria:
             with at(entry):
                 out.criteria[entry.index] = mapped_query(criteria, mapping)
+                if named(out.criteria[entry.index]) & set(out.stand_ins.values()):
+                    raise _names_a_stand_in(entry)
                 out.conditions[entry.index] = interactions.conditional(
                     entry.resource_type, out.criteria[entry.index], max_count, base_url,
                     label=label_of(entry),
                 )
+    stand_ins = set(out.stand_ins.values())
     for entry in entries:
         if entry.targeted:
             with at(entry):
                 if entry.method == "DELETE":
                     deletion.check_type_deletable(entry.resource_type)
                 out.targets[entry.index] = mapped_query(entry.query, mapping)
+                if named(out.targets[entry.index]) & stand_ins:
+                    raise _names_a_stand_in(entry)
                 interactions.conditional(  # 400 for criteria it could never search
                     entry.resource_type, out.targets[entry.index], max_count, base_url,
                     claimed=False, label=label_of(entry))
@@ -171,6 +182,19 @@ def plan(entries: list[Entry], max_count: int, base_url: str = "") -> Plan:
         _conditional_references(out, entry, max_count, base_url)
     _validate(out)
     return out
+
+
+def named(criteria: str) -> set[str]:
+    """Every value the criteria name (`subject=Patient/1,Patient/2` -> both)."""
+    pairs = parse_qsl(split_criteria(criteria)[1], keep_blank_values=True)
+    return {v for _, value in pairs for v in value.split(",")}
+
+
+def _names_a_stand_in(entry: Entry) -> FhirError:
+    return BadRequest.of(
+        f"the criteria of {entry.where} name a conditional PATCH entry's fullUrl, whose "
+        "resource is known only when that entry's own search runs", "request",
+        code="not-supported")
 
 
 def label_of(entry: Entry) -> str:
@@ -189,14 +213,13 @@ def _order_conditions(p: Plan) -> None:
     dependents: dict[int, list[int]] = {i: [] for i in p.conditions}
     waiting: dict[int, int] = {}
     for index in p.conditions:
-        pairs = parse_qsl(split_criteria(p.criteria[index])[1], keep_blank_values=True)
-        named = {planned[v] for _, value in pairs for v in value.split(",") if v in planned}
-        if index in named:  # its own planned id: never found, so a new one every time
+        names = {planned[v] for v in named(p.criteria[index]) if v in planned}
+        if index in names:  # its own planned id: never found, so a new one every time
             entry = p.entry(index)
             raise BadRequest.of(
                 f"the criteria of {entry.where} name its own fullUrl: they can never find "
                 "what it writes", f"{entry.where}.request", code="invariant")
-        p.depends[index] = frozenset(named)
+        p.depends[index] = frozenset(names)
         waiting[index] = len(p.depends[index])
         for other in p.depends[index]:
             dependents[other].append(index)
@@ -325,7 +348,7 @@ async def _execute(repo: Repository, ctx: Context, p: Plan, taken: set[Claim],
     ])
     existing, conditions = await _conditions(repo, ctx, p, locks)
     touched = _check_matches(p, existing)
-    p = await _targets(repo, ctx, p, existing, touched)
+    p, stood_for = await _targets(repo, ctx, p, existing, touched)
     await repo.lock_rows([
         *(_ref(e.path) for e in p.entries
           if e.method in ("DELETE", "PUT", "PATCH") and not e.conditional),
@@ -335,7 +358,7 @@ async def _execute(repo: Repository, ctx: Context, p: Plan, taken: set[Claim],
     results = [await _delete(repo, e) for e in in_order(p.entries, "DELETE")]
     await _after_deletes(repo, p, existing, conditions)
     _check_distinct_creates(p, existing, conditions)
-    resolved = await _resolve_references(repo, p)
+    resolved = {**await _resolve_references(repo, p), **stood_for}
     contents, items = await _prepare(repo, p, existing, conditions, taken, resolved)
     results += await _create(repo, p, items, existing, ctx.settings.base_url)
     await _check_satisfied(repo, p, items, conditions, results)
@@ -343,7 +366,7 @@ async def _execute(repo: Repository, ctx: Context, p: Plan, taken: set[Claim],
                 for e in in_order(p.entries, "PUT") if e.index not in items]
     # a patch's references to POSTs that matched (ifNoneExist) or lost a claim race go to
     # the resource they resolved to; conditional references stay 400 in a patch, as in PATCH
-    matched = {p.refs[i]: found.ref for i, found in existing.items()}
+    matched = {**{p.refs[i]: found.ref for i, found in existing.items()}, **stood_for}
     results += [await _patch(repo, p, e, matched, ctx.settings.base_url)
                 for e in in_order(p.entries, "PATCH")]
     results += [await _get(repo, ctx, e) for e in in_order(p.entries, "GET")]
@@ -425,10 +448,12 @@ async def _after_deletes(
     first, http.html#transaction), unless other entries' criteria followed that match
     (400: they cannot all hold)."""
     deleted = {e.path for e in in_order(p.entries, "DELETE")}
+    targeted = set().union(*(named(c) for c in p.targets.values()))
     for index in [i for i, found in existing.items() if found.ref in deleted]:
         entry = p.entry(index)
         with at(entry):
-            if any(index in p.depends[other] for other in p.conditions):
+            if any(index in p.depends[other] for other in p.conditions) or (
+                    p.refs[index] in targeted):
                 raise BadRequest.of(
                     f"the ifNoneExist matches {existing[index].ref}, which a DELETE entry "
                     "deletes, and other entries' criteria name this entry's fullUrl",
@@ -501,16 +526,17 @@ def _check_matches(p: Plan, existing: Mapping[int, StoredResource]) -> dict[str,
 
 
 async def _targets(repo: Repository, ctx: Context, p: Plan,
-                   existing: Mapping[int, StoredResource], touched: dict[str, Entry]) -> Plan:
+                   existing: Mapping[int, StoredResource], touched: dict[str, Entry],
+                   ) -> tuple[Plan, dict[str, str]]:
     """Each conditional patch and delete searched (as the caller sees the type; criteria
     naming another entry's fullUrl name what that entry matched): its one match (none
     404, several 412) becomes its `Type/id`, touched by no other entry (400, trules). The
-    plan of this run, with those entries as plain ones; `p` itself is left as planned,
-    for a re-run to search again."""
+    plan of this run, with those entries as plain ones (`p` itself is left as planned,
+    for a re-run to search again), and what each conditional PATCH's fullUrl stands for."""
     if not p.targets:
-        return p
+        return p, {}
     matched = {p.refs[i]: found.ref for i, found in existing.items()}
-    entries = list(p.entries)
+    entries, stood_for = list(p.entries), dict[str, str]()
     for position, entry in enumerate(entries):
         if entry.index not in p.targets:
             continue
@@ -522,7 +548,9 @@ async def _targets(repo: Repository, ctx: Context, p: Plan,
             kind, rid = await interactions.the_match(repo, parsed, label_of(entry))
         check_overlap(touched, f"{kind}/{rid}", entry)
         entries[position] = replace(entry, url=f"{kind}/{rid}")
-    return replace(p, entries=entries)
+        if entry.index in p.stand_ins:
+            stood_for[p.stand_ins[entry.index]] = f"{kind}/{rid}"
+    return replace(p, entries=entries), stood_for
 
 
 async def _prepare(

@@ -156,3 +156,56 @@ async def test_malformed_criteria_are_400_before_anything_runs(
     for url in ("Patient?name=", "Patient?_count=3", "Patient?nonsense=1"):
         r = await api.post("", json=bundle(delete(url)), headers={"Prefer": "handling=strict"})
         kit.outcome(r, 400)
+
+
+INACTIVE = [{"op": "add", "path": "/active", "value": False}]
+
+
+async def test_criteria_naming_an_if_none_exist_whose_match_is_deleted_are_400(
+    api: httpx.AsyncClient, kit: Kit
+) -> None:
+    """The ifNoneExist's match is deleted by a DELETE entry, so its fullUrl would stand for
+    two resources in one transaction (the deleted match the criteria search, the created
+    one); as for a conditional update in that place: 400, nothing written."""
+    org = await kit.post(kit.organization("Legekontoret", her_id="424242"))
+    doctor = await kit.post(kit.practitioner())
+    role = await kit.post(kit.practitioner_role(f"Practitioner/{doctor['id']}",
+                                                f"Organization/{org['id']}"))
+    found = {"fullUrl": ORG, "resource": kit.organization("Legekontoret", her_id="424242"),
+             "request": {"method": "POST", "url": "Organization",
+                         "ifNoneExist": f"identifier={canonical.NO_HER}|424242"}}
+    r = await api.post("", json=bundle(found, delete(f"Organization/{org['id']}"),
+                                       patch(f"PractitionerRole?organization={ORG}", INACTIVE)))
+    assert kit.expressions(kit.outcome(r, 400)) == {"Bundle.entry[0].request.ifNoneExist"}
+    assert (await api.get(f"PractitionerRole/{role['id']}")).json()["meta"]["versionId"] == "1"
+    assert (await api.get(f"Organization/{org['id']}")).status_code == 200
+
+
+async def test_a_conditional_patch_entrys_full_url_names_its_match(
+    api: httpx.AsyncClient, kit: Kit
+) -> None:
+    """Other entries that refer to a conditional PATCH entry's fullUrl refer to what it
+    patched, as for a `Type/id` PATCH entry; criteria cannot name it (its match is known
+    only when its own search runs): 400."""
+    org = await kit.post(kit.organization("Legekontoret", her_id="434343"))
+    doctor = await kit.post(kit.practitioner())
+    active = patch(f"Organization?identifier={canonical.NO_HER}|434343",
+                   [{"op": "add", "path": "/active", "value": True}]) | {"fullUrl": ORG}
+    role = {"resource": kit.practitioner_role(f"Practitioner/{doctor['id']}", ORG),
+            "request": {"method": "POST", "url": "PractitionerRole"}}
+    r = await api.post("", json=bundle(active, role))
+    assert r.status_code == 200, r.text
+    made = r.json()["entry"][1]["response"]["location"].split("/_history")[0]
+    stored = (await api.get(made)).json()
+    assert stored["organization"] == {"reference": f"Organization/{org['id']}"}
+    practice = {"X-Acting-Organization": f"Organization/{org['id']}"}
+    assert (await api.get(made, headers=practice)).status_code == 200  # it counts as theirs
+    searching = {"resource": kit.practitioner_role(f"Practitioner/{doctor['id']}",
+                                                   f"Organization/{org['id']}"),
+                 "request": {"method": "POST", "url": "PractitionerRole",
+                             "ifNoneExist": f"organization={ORG}"}}
+    r = await api.post("", json=bundle(active, searching))
+    assert kit.expressions(kit.outcome(r, 400)) == {"Bundle.entry[1].request"}
+    r = await api.post("", json=bundle(active, patch(f"PractitionerRole?organization={ORG}",
+                                                     INACTIVE)))
+    assert kit.expressions(kit.outcome(r, 400)) == {"Bundle.entry[1].request"}
