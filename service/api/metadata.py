@@ -15,7 +15,8 @@ from service.workflow.deletion import UNDELETABLE
 from service.workflow.tasks import SERVICE_CREATED
 
 INTERACTIONS = (
-    "read", "vread", "update", "patch", "delete", "history-instance", "create", "search-type"
+    "read", "vread", "update", "patch", "delete", "history-instance", "history-type", "create",
+    "search-type",
 )
 VALIDATE = {
     "name": "validate",
@@ -66,7 +67,8 @@ def capability_statement(
                          "searchRevInclude": sorted(reverse)}
                     for t in resource_types
                 ],
-                "interaction": [{"code": "transaction"}, {"code": "batch"}],
+                "interaction": [{"code": "transaction"}, {"code": "batch"},
+                                {"code": "history-system"}],
                 "security": {
                     "description": "Trusted network only (until SMART Backend Services): a "
                     "request acts for the organisation in X-Acting-Organization: "

@@ -48,8 +48,11 @@ from service.api.responses import (
     written_response,
 )
 from service.api.searchset import ParsedSearch, history, parse_search, searchset
+from service.api.urls import Urls
 from service.errors import MethodNotAllowed, NotFound
 from service.settings import Settings
+from service.store.db import Store
+from service.store.model import Caller
 from service.store.search_params import SEARCH_PARAMS
 from service.workflow import tasks
 
@@ -92,8 +95,9 @@ async def create(request: Request) -> Response:
     functions as the dependencies, in their order: negotiate (406), the type (404), the
     body (415/413/400), then caller and Prefer."""
     await negotiate(request)
-    if request.path_params["resource_type"] == "metadata":
-        raise MethodNotAllowed.of("POST is not supported on /metadata (GET or HEAD)")
+    if request.path_params["resource_type"] in ("metadata", "_history"):
+        raise MethodNotAllowed.of(
+            f"POST is not supported on /{request.path_params['resource_type']} (GET or HEAD)")
     resource_type = await known_type(request.path_params["resource_type"])
     if resource_type in tasks.SERVICE_CREATED:
         return service_created(request, resource_type)
@@ -136,6 +140,33 @@ async def process_bundle(body: FhirBody, writing: Writing) -> FhirResponse:
     """`POST [base]`: a transaction or batch Bundle (http.html#transaction)."""
     ctx = transaction.Context(writing.store, writing.caller, writing.settings)
     return FhirResponse(await transaction.process(ctx, body, writing.prefer))
+
+
+@router.api_route("/_history", methods=GET_HEAD)
+async def system_history(
+    request: Request, store: AppStore, caller: CallerDep, conf: Conf, links: Links
+) -> FhirResponse:
+    """`GET [base]/_history`: every version the caller may read, newest first."""
+    return await _all_history(None, request, store, caller, conf, links)
+
+
+@router.api_route("/{resource_type}/_history", methods=GET_HEAD)
+async def type_history(
+    resource_type: Type, request: Request, store: AppStore, caller: CallerDep, conf: Conf,
+    links: Links,
+) -> FhirResponse:
+    """`GET [type]/_history`: every version of the type's resources the caller may read."""
+    return await _all_history(resource_type, request, store, caller, conf, links)
+
+
+async def _all_history(resource_type: str | None, request: Request, store: Store,
+                       caller: Caller, conf: Settings, links: Urls) -> FhirResponse:
+    count, offset = _paging(request, conf)
+    wanted = versions.parse_history_filter(request.query_params.multi_items())
+    page = await versions.all_history(store, caller, resource_type, (count, offset), wanted)
+    path = f"{resource_type}/_history" if resource_type else "_history"
+    return FhirResponse(history(links, path, page, count, offset, datetime.now(UTC),
+                                list(wanted.pairs)))
 
 
 @router.post("/{resource_type}/$validate")

@@ -98,3 +98,14 @@ async def history(
     async with store.begin(caller, readonly=True) as repo:
         return await repo.history(ref[0], ref[1], page[0], page[1], since=wanted.since,
                                   at=wanted.at)
+
+
+async def all_history(
+    store: Store, caller: Caller, resource_type: str | None, page: tuple[int, int],
+    wanted: HistoryFilter,
+) -> HistoryPage:
+    """Every version of every resource of the type (None: of every type) the caller may
+    read, newest first, deletions included, that `wanted` lets through."""
+    async with store.begin(caller, readonly=True) as repo:
+        return await repo.all_history(resource_type, page[0], page[1], since=wanted.since,
+                                      at=wanted.at)

@@ -218,19 +218,31 @@ class Repository:
         existed."""
         h = resource_history.c
         every = self._select(resource_history, resource_type, id)
-        base = every if since is None else every.where(h.last_updated >= since)
-        if at:
-            later = resource_history.alias("later")
-            ended = (select(func.min(later.c.last_updated))
-                     .where(later.c.resource_type == h.resource_type, later.c.id == h.id,
-                            later.c.version_id > h.version_id)
-                     .scalar_subquery())
-            for start, end in at:
-                base = base.where(h.last_updated < end, or_(ended.is_(None), ended > start))
+        base = _versions_between(every, since, at)
         total = await self._conn.scalar(select(func.count()).select_from(base.subquery())) or 0
         if not total and not await self._conn.scalar(select(every.exists())):
             raise _not_found(resource_type, id)
         page = base.order_by(h.version_id.desc()).limit(count).offset(offset)
+        rows = (await self._conn.execute(page)).all()
+        return HistoryPage(total, [_stored(row) for row in rows])
+
+    async def all_history(
+        self, resource_type: str | None, count: int, offset: int,
+        since: datetime | None = None, at: Sequence[tuple[datetime, datetime]] = (),
+    ) -> HistoryPage:
+        """Every version of every resource of `resource_type` (None: of every type) that the
+        caller may read, filtered as `history` filters one resource's, newest first (by
+        `last_updated`, then type, id and version, so that a page is stable)."""
+        h = resource_history.c
+        every = select(*_columns(resource_history)).where(self._visible(h.resource_type, h.id))
+        if resource_type is not None:
+            every = every.where(h.resource_type == resource_type)
+        base = _versions_between(every, since, at)
+        total = await self._conn.scalar(select(func.count()).select_from(base.subquery())) or 0
+        if not total or offset >= total:
+            return HistoryPage(total)
+        page = base.order_by(h.last_updated.desc(), h.resource_type, h.id,
+                             h.version_id.desc()).limit(count).offset(offset)
         rows = (await self._conn.execute(page)).all()
         return HistoryPage(total, [_stored(row) for row in rows])
 
@@ -367,6 +379,25 @@ class Repository:
                 f"{resource_type}/{id} is at version {row.version_id}, not {expected_version}"
             )
         return int(row.version_id), bool(row.deleted)
+
+
+def _versions_between(
+    versions: Any, since: datetime | None, at: Sequence[tuple[datetime, datetime]]
+) -> Any:
+    """`versions` (a select of history rows) updated at or after `since`, and current at
+    some point of each period [from, to) in `at`: begun before it ends, and the next
+    version, if any, begun after it starts."""
+    h = resource_history.c
+    base = versions if since is None else versions.where(h.last_updated >= since)
+    if at:
+        later = resource_history.alias("later")
+        ended = (select(func.min(later.c.last_updated))
+                 .where(later.c.resource_type == h.resource_type, later.c.id == h.id,
+                        later.c.version_id > h.version_id)
+                 .scalar_subquery())
+        for start, end in at:
+            base = base.where(h.last_updated < end, or_(ended.is_(None), ended > start))
+    return base
 
 
 def _columns(table: Table) -> tuple[Any, ...]:

@@ -71,6 +71,8 @@ resource_history = Table(
     Column("deleted", Boolean, nullable=False),
     Column("content", Document, nullable=False),
     PrimaryKeyConstraint("resource_type", "id", "version_id", name="pk_resource_history"),
+    # type and system history (`GET [type]/_history`, `GET /_history`): newest first
+    Index("ix_resource_history_updated", "last_updated"),
 )
 
 search_index = Table(

@@ -180,6 +180,52 @@ async def test_fhir_version_parameter_other_than_4_0_is_refused(
     assert made.status_code == 201, made.text
 
 
+async def test_type_and_system_history_newest_first_with_deletions(
+    api: httpx.AsyncClient, kit: Kit
+) -> None:
+    """`GET [type]/_history` and `GET /_history` (http.html#history): every version the
+    caller may read, newest first, deletions included; `_since` and paging as for one
+    resource's history."""
+    first = await kit.post(kit.patient())
+    org = await kit.post(kit.organization())
+    changed = await api.put(f"Patient/{first['id']}", json=first | {"gender": "male"})
+    assert changed.status_code == 200
+    assert (await api.delete(f"Patient/{first['id']}")).status_code == 204
+    second = await kit.post(kit.patient(family="Hansen"))
+    page = (await api.get("Patient/_history")).json()
+    assert page["type"] == "history" and page["total"] == 4
+    seen = [(e["fullUrl"].rsplit("/", 1)[1], e["response"]["etag"], e["request"]["method"])
+            for e in page["entry"]]
+    assert seen == [(second["id"], 'W/"1"', "POST"), (first["id"], 'W/"3"', "DELETE"),
+                    (first["id"], 'W/"2"', "PUT"), (first["id"], 'W/"1"', "POST")]
+    assert "resource" not in page["entry"][1]
+    every = (await api.get("_history")).json()
+    assert every["total"] == 5
+    assert {e["fullUrl"].rsplit("/", 2)[1] for e in every["entry"]} == {"Patient",
+                                                                        "Organization"}
+    since = second["meta"]["lastUpdated"]
+    recent = (await api.get("Patient/_history", params={"_since": since})).json()
+    assert [e["fullUrl"].rsplit("/", 1)[1] for e in recent["entry"]] == [second["id"]]
+    one = (await api.get("_history", params={"_count": "2"})).json()
+    assert len(one["entry"]) == 2 and one["total"] == 5
+    after = next(link["url"] for link in one["link"] if link["relation"] == "next")
+    assert after.startswith(f"{kit.base}/_history?")
+    rest = (await api.get(after)).json()
+    assert {(e["fullUrl"], e["response"]["etag"]) for e in rest["entry"]}.isdisjoint(
+        {(e["fullUrl"], e["response"]["etag"]) for e in one["entry"]})
+    # an organisation reads the history of what it may read only
+    acting = {"X-Acting-Organization": f"Organization/{org['id']}"}
+    theirs = (await api.get("_history", headers=acting)).json()
+    assert [e["fullUrl"] for e in theirs["entry"]] == [f"{kit.base}/Organization/{org['id']}"]
+    kit.outcome(await api.get("Spaceship/_history"), 404)
+    kit.outcome(await api.get("Patient/_history", params={"_since": "soon"}), 400)
+    kit.outcome(await api.post("_history", json={"resourceType": "Patient"}), 405)
+    cs = (await api.get("metadata")).json()
+    assert {"code": "history-system"} in cs["rest"][0]["interaction"]
+    patient = next(r for r in cs["rest"][0]["resource"] if r["type"] == "Patient")
+    assert {"code": "history-type"} in patient["interaction"]
+
+
 async def test_stale_if_match_is_412_and_changes_nothing(api: httpx.AsyncClient, kit: Kit) -> None:
     created = await kit.post(kit.patient())
     pid = created["id"]
