@@ -24,7 +24,7 @@ async def test_metadata_is_a_truthful_capability_statement(
     cs = r.json()
     assert cs["resourceType"] == "CapabilityStatement" and cs["fhirVersion"] == "4.0.1"
     rest = cs["rest"][0]
-    assert {i["code"] for i in rest["interaction"]} == {"transaction", "batch"}
+    assert {i["code"] for i in rest["interaction"]} == {"transaction", "batch", "history-system"}
     by_type = {r["type"]: r for r in rest["resource"]}
     task = by_type["Task"]
     # Tasks are created by the service only (POST /Task is 405): no create of any kind
