@@ -38,6 +38,19 @@ def bundle(*entries: dict[str, Any], kind: str = "transaction") -> dict[str, Any
 FEMALE = [{"op": "add", "path": "/gender", "value": "female"}]
 
 
+async def practice_with_role(kit: Kit) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """A practice (HER-id 424242) with a PractitionerRole, and a POST entry (fullUrl ORG)
+    whose ifNoneExist finds that practice."""
+    org = await kit.post(kit.organization("Legekontoret", her_id="424242"))
+    doctor = await kit.post(kit.practitioner())
+    role = await kit.post(kit.practitioner_role(f"Practitioner/{doctor['id']}",
+                                                f"Organization/{org['id']}"))
+    found = {"fullUrl": ORG, "resource": kit.organization("Legekontoret", her_id="424242"),
+             "request": {"method": "POST", "url": "Organization",
+                         "ifNoneExist": f"identifier={canonical.NO_HER}|424242"}}
+    return org, role, found
+
+
 async def test_the_one_match_is_patched_and_the_other_deleted(
     api: httpx.AsyncClient, kit: Kit
 ) -> None:
@@ -102,13 +115,7 @@ async def test_criteria_may_name_what_an_if_none_exist_matched(
 ) -> None:
     """A fullUrl in the criteria names the entry's resource: here the practice an
     ifNoneExist found, whose PractitionerRole is then patched."""
-    org = await kit.post(kit.organization("Legekontoret", her_id="424242"))
-    doctor = await kit.post(kit.practitioner())
-    role = await kit.post(kit.practitioner_role(f"Practitioner/{doctor['id']}",
-                                                f"Organization/{org['id']}"))
-    found = {"fullUrl": ORG, "resource": kit.organization("Legekontoret", her_id="424242"),
-             "request": {"method": "POST", "url": "Organization",
-                         "ifNoneExist": f"identifier={canonical.NO_HER}|424242"}}
+    _, role, found = await practice_with_role(kit)
     inactive = [{"op": "add", "path": "/active", "value": False}]
     r = await api.post("", json=bundle(
         found, patch(f"PractitionerRole?organization={ORG}", inactive)))
@@ -167,13 +174,7 @@ async def test_criteria_naming_an_if_none_exist_whose_match_is_deleted_are_400(
     """The ifNoneExist's match is deleted by a DELETE entry, so its fullUrl would stand for
     two resources in one transaction (the deleted match the criteria search, the created
     one); as for a conditional update in that place: 400, nothing written."""
-    org = await kit.post(kit.organization("Legekontoret", her_id="424242"))
-    doctor = await kit.post(kit.practitioner())
-    role = await kit.post(kit.practitioner_role(f"Practitioner/{doctor['id']}",
-                                                f"Organization/{org['id']}"))
-    found = {"fullUrl": ORG, "resource": kit.organization("Legekontoret", her_id="424242"),
-             "request": {"method": "POST", "url": "Organization",
-                         "ifNoneExist": f"identifier={canonical.NO_HER}|424242"}}
+    org, role, found = await practice_with_role(kit)
     r = await api.post("", json=bundle(found, delete(f"Organization/{org['id']}"),
                                        patch(f"PractitionerRole?organization={ORG}", INACTIVE)))
     assert kit.expressions(kit.outcome(r, 400)) == {"Bundle.entry[0].request.ifNoneExist"}

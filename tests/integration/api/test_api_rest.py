@@ -411,6 +411,12 @@ async def test_a_draft_referral_is_refused_and_nothing_stored(
     assert await kit.count("ServiceRequest") == 0 and await kit.count("Task") == 0
 
 
+def posted_in_a_transaction(resource: dict[str, Any]) -> dict[str, Any]:
+    return {"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"fullUrl": "urn:uuid:0b7c4e9e-5a3d-4f2b-8c1d-000000000077", "resource": resource,
+         "request": {"method": "POST", "url": resource["resourceType"]}}]}
+
+
 @pytest.mark.parametrize("typed", [True, False])
 async def test_a_referral_to_a_clinic_on_another_server_is_refused(
     api: httpx.AsyncClient, kit: Kit, typed: bool
@@ -424,10 +430,7 @@ async def test_a_referral_to_a_clinic_on_another_server_is_refused(
     issues = kit.outcome(await api.post("ServiceRequest", json=referral), 422)
     assert kit.expressions(issues) == {"ServiceRequest.performer[0].reference"}
     assert issues[0]["code"] == "business-rule"
-    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
-        {"fullUrl": "urn:uuid:0b7c4e9e-5a3d-4f2b-8c1d-000000000077", "resource": referral,
-         "request": {"method": "POST", "url": "ServiceRequest"}}]}
-    issues = kit.outcome(await api.post("", json=bundle), 422)
+    issues = kit.outcome(await api.post("", json=posted_in_a_transaction(referral)), 422)
     assert kit.expressions(issues) == {"Bundle.entry[0].resource.performer[0].reference"}
     assert await kit.count("ServiceRequest") == 0 and await kit.count("Task") == 0
 
@@ -444,10 +447,7 @@ async def test_a_clinic_named_only_by_identifier_is_refused_and_a_draft_in_a_bun
     issues = kit.outcome(await api.post("ServiceRequest", json=referral), 422)
     assert kit.expressions(issues) == {"ServiceRequest.performer[0]"}
     draft = kit.referral(refs["patient"], refs["role"], refs["clinic"]) | {"status": "draft"}
-    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
-        {"fullUrl": "urn:uuid:0b7c4e9e-5a3d-4f2b-8c1d-000000000078", "resource": draft,
-         "request": {"method": "POST", "url": "ServiceRequest"}}]}
-    issues = kit.outcome(await api.post("", json=bundle), 422)
+    issues = kit.outcome(await api.post("", json=posted_in_a_transaction(draft)), 422)
     assert kit.expressions(issues) == {"Bundle.entry[0].resource.status"}
     assert await kit.count("ServiceRequest") == 0 and await kit.count("Task") == 0
 
