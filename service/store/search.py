@@ -45,6 +45,7 @@ def where(query: SearchQuery, visible: Condition) -> list[Condition]:
         if definition is None:
             raise BadRequest.of(f"unknown search parameter {param.name!r}", None, "not-supported")
         if param.chain is not None:
+            _check_breadth(query.resource_type, param)
             conditions.append(_chained(query.resource_type, definition, param, visible))
         else:
             conditions.append(_param_condition(query.resource_type, definition, param))
@@ -93,6 +94,43 @@ def _param_condition(rtype: str, definition: SearchParamDef, param: SearchParam)
     return _indexed(rtype, *_target(definition, param))
 
 
+MAX_CHAIN_BREADTH = 16  # target searches one chained parameter may make (one hop: <= 15)
+
+
+def chain_breadth(rtype: str, param: SearchParam) -> int:
+    """How many searches of a target type a chained parameter makes (`_chained` makes one
+    per target type at each hop, so untyped hops multiply)."""
+    chain = param.chain
+    if chain is None:
+        return 1
+    return sum(chain_breadth(t, chain) for t in _chain_targets(rtype, param))
+
+
+def _chain_targets(rtype: str, param: SearchParam) -> list[str]:
+    """The types a chained parameter's reference is searched at: its `:Type`, else every
+    type it may point at that has the chained parameter (a reference parameter, when the
+    chain goes on)."""
+    chain = param.chain
+    if chain is None:
+        return []
+    if param.modifier:
+        targets = [param.modifier] if chain.name in SEARCH_PARAMS.get(param.modifier, {}) else []
+    else:
+        targets = list(chain_targets(rtype, param.name, chain.name))
+    if chain.chain is not None:
+        targets = [t for t in targets if SEARCH_PARAMS[t][chain.name].type == "reference"]
+    return targets
+
+
+def _check_breadth(rtype: str, param: SearchParam) -> None:
+    breadth = chain_breadth(rtype, param)
+    if breadth > MAX_CHAIN_BREADTH:
+        raise BadRequest.of(
+            f"{param.text} searches {breadth} target types through its hops (at most "
+            f"{MAX_CHAIN_BREADTH}): name the types with :Type, e.g. "
+            "focus:ServiceRequest.subject:Patient.identifier", None, "too-costly")
+
+
 def _chained(rtype: str, definition: SearchParamDef, param: SearchParam,
              visible: Condition) -> Condition:
     """The resources whose `definition` reference points at a resource (of `param.modifier`,
@@ -104,12 +142,7 @@ def _chained(rtype: str, definition: SearchParamDef, param: SearchParam,
     chain = param.chain
     if definition.type != "reference" or chain is None:
         raise _bad(definition, f"{param.text} is not a chain through a reference")
-    if param.modifier:
-        targets = [param.modifier] if chain.name in SEARCH_PARAMS.get(param.modifier, {}) else []
-    else:
-        targets = list(chain_targets(rtype, definition.name, chain.name))
-    if chain.chain is not None:  # a chain goes on only through a reference parameter
-        targets = [t for t in targets if SEARCH_PARAMS[t][chain.name].type == "reference"]
+    targets = _chain_targets(rtype, param)
     if not targets:
         raise _bad(definition, f"{param.text} reaches no resource type with that parameter")
     ref = search_index.alias("chain_ref")

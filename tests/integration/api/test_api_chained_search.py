@@ -107,45 +107,52 @@ async def test_what_is_not_a_chain_is_reported_or_refused(api: httpx.AsyncClient
 
 async def test_a_chain_goes_on_through_further_references(api: httpx.AsyncClient,
                                                           kit: Kit) -> None:
-    """`focus.subject.identifier` (two hops), with and without `:Type` at each hop, and
-    `focus.requester.organization.name` (three, MAX_CHAIN); a fourth hop is reported."""
+    """`focus:ServiceRequest.subject.identifier` (two hops), `:Type` at each hop or not, and
+    `focus:ServiceRequest.requester.organization.name` (three, MAX_CHAIN); a fourth hop is
+    reported; hops so wide that their target searches multiply past MAX_CHAIN_BREADTH are
+    400 `too-costly` (name the types)."""
     refs = await two_referrals(kit)
     system = "urn:oid:2.16.578.1.12.4.1.4.1"
     tasks = (await api.get("Task", params={"focus": f"{refs['first']},{refs['second']}",
                                            "_count": "10"})).json()
     task_of = {e["resource"]["focus"]["reference"]: f"Task/{e['resource']['id']}"
                for e in tasks["entry"]}
-    for name in ("focus.subject.identifier", "focus:ServiceRequest.subject:Patient.identifier",
+    for name in ("focus:ServiceRequest.subject.identifier",
+                 "focus:ServiceRequest.subject:Patient.identifier",
                  "focus:ServiceRequest.patient.identifier"):
         page = (await api.get("Task", params={name: f"{system}|{OTHER_FNR}"})).json()
         assert ids(page) == {task_of[refs["second"]]}, name
     practice = refs["practice"]
-    for params in ({"focus.requester:PractitionerRole.organization": practice},
-                   {"focus.requester.organization.name": "legekontor"}):
+    for params in ({"focus:ServiceRequest.requester:PractitionerRole.organization": practice},
+                   {"focus:ServiceRequest.requester.organization.name": "legekontor"}):
         page = (await api.get("Task", params={**params, "owner": refs["clinic"]})).json()
         assert ids(page) == set(task_of.values()), params
-    nobody = (await api.get("Task", params={"focus.requester.organization.name": "nobody"}))
+    nobody = (await api.get("Task", params={
+        "focus:ServiceRequest.requester.organization.name": "nobody"}))
     assert nobody.json()["total"] == 0
-    page = (await api.get("Task", params={"focus.subject.identifier": f"{system}|{FNR}",
-                                          "owner": refs["clinic"], "_count": "1"})).json()
+    named = "focus:ServiceRequest.subject:Patient.identifier"
+    page = (await api.get("Task", params={named: f"{system}|{FNR}", "owner": refs["clinic"],
+                                          "_count": "1"})).json()
     self_link = next(link["url"] for link in page["link"] if link["relation"] == "self")
-    assert httpx.URL(self_link).params["focus.subject.identifier"] == f"{system}|{FNR}"
-    four = "focus.requester.organization.partof.name"
+    assert httpx.URL(self_link).params[named] == f"{system}|{FNR}"
+    for wide in ("focus.subject.identifier", "focus.requester.organization.name"):
+        issues = kit.outcome(await api.get("Task", params={wide: "x"}), 400)
+        assert issues[0]["code"] == "too-costly" and ":Type" in issues[0]["diagnostics"]
+    four = "focus:ServiceRequest.requester.organization.partof.name"
     kit.outcome(await api.get("Task", params={four: "x"},
                               headers={"Prefer": "handling=strict"}), 400)
     for odd in ("focus.subject.nope", "focus.status.code", "focus.subject:Patient.status"):
         kit.outcome(await api.get("Task", params={odd: "x"},
                                   headers={"Prefer": "handling=strict"}), 400)
-    bad = await api.get("Task", params={"focus.subject.birthdate": "not-a-date"})
+    bad = await api.get("Task", params={"focus:ServiceRequest.subject.birthdate": "not-a-date"})
     assert kit.expressions(kit.outcome(bad, 400)) == {"Patient.birthDate"}
     # the clinic sees the referrals and Tasks, not the GP's PractitionerRole: a chain
     # through it finds nothing
     clinic = {"X-Acting-Organization": refs["clinic"]}
-    hidden = (await api.get("Task", params={"focus.requester.organization": practice},
-                            headers=clinic)).json()
+    hidden = (await api.get("Task", params={
+        "focus:ServiceRequest.requester.organization": practice}, headers=clinic)).json()
     assert hidden["total"] == 0
-    seen = (await api.get("Task", params={"focus.subject.identifier": f"{system}|{FNR}"},
-                          headers=clinic)).json()
+    seen = (await api.get("Task", params={named: f"{system}|{FNR}"}, headers=clinic)).json()
     assert seen["total"] == 0  # nor the patient, whose record the GP's system keeps
     mine = (await api.get("Task", params={"focus.performer": refs["clinic"]},
                           headers=clinic)).json()
