@@ -44,7 +44,7 @@ from service.api.references import (
     reference_paths,
     rewrite_references,
 )
-from service.api.searchset import ParsedSearch, parse_search, searchset
+from service.api.searchset import ParsedSearch, history, parse_search, searchset
 from service.api.subsetting import Subset, apply, for_read
 from service.api.urls import Urls
 from service.errors import (
@@ -132,7 +132,8 @@ def plan(entries: list[Entry], max_count: int, base_url: str = "") -> Plan:
     mapping = out.mapping
     for entry in entries:
         with at(entry):
-            interactions.check_type(entry.resource_type)
+            if not (entry.method == "GET" and entry.path == "_history"):  # system history
+                interactions.check_type(entry.resource_type)
             if entry.method == "POST":
                 tasks.check_client_create(entry.resource_type)
         if (entry.method == "POST" or entry.conditional) and entry.resource is not None:
@@ -701,6 +702,8 @@ def _in_data(issue: Issue) -> Issue:
 async def _get(repo: Repository, ctx: Context, entry: Entry) -> EntryResult:
     with at(entry):
         parts = entry.path.split("/")
+        if parts[-1] == "_history" and len(parts) <= 3:
+            return EntryResult(entry, 200, resource=await _history(repo, ctx, entry, parts))
         if len(parts) in (2, 4):
             subset = for_read(parts[0], parse_qsl(entry.query), strict=ctx.handling == "strict")
         if len(parts) == 2:
@@ -711,6 +714,25 @@ async def _get(repo: Repository, ctx: Context, entry: Entry) -> EntryResult:
         if len(parts) != 1:
             raise NotFound.of(f"unsupported GET {entry.url!r} in a Bundle", "request.url")
         return EntryResult(entry, 200, resource=await _search(repo, ctx, entry))
+
+
+async def _history(repo: Repository, ctx: Context, entry: Entry,
+                   parts: list[str]) -> dict[str, Any]:
+    """A history entry (`_history`, `Type/_history`, `Type/id/_history`): the history
+    Bundle the GET would answer, with `_since`, `_at`, `_count` and `_offset`."""
+    pairs = parse_qsl(entry.query)
+    s = ctx.settings
+    query = parse_search("history", [(k, v) for k, v in pairs if k in ("_count", "_offset")],
+                         (), default_count=s.default_page_size, max_count=s.max_page_size).query
+    wanted = versions.parse_history_filter(pairs)
+    if len(parts) == 3:
+        page = await repo.history(parts[0], parts[1], query.count, query.offset,
+                                  since=wanted.since, at=wanted.at)
+    else:
+        page = await repo.all_history(parts[0] if len(parts) == 2 else None, query.count,
+                                      query.offset, since=wanted.since, at=wanted.at)
+    return history(ctx.urls, entry.path, page, query.count, query.offset, repo.now,
+                   list(wanted.pairs))
 
 
 def _read_entry(entry: Entry, stored: StoredResource, subset: Subset) -> EntryResult:

@@ -219,6 +219,16 @@ async def test_type_and_system_history_newest_first_with_deletions(
     assert [e["fullUrl"] for e in theirs["entry"]] == [f"{kit.base}/Organization/{org['id']}"]
     kit.outcome(await api.get("Spaceship/_history"), 404)
     kit.outcome(await api.get("Patient/_history", params={"_since": "soon"}), 400)
+    as_entries = await api.post("", json={"resourceType": "Bundle", "type": "batch", "entry": [
+        {"request": {"method": "GET", "url": url}} for url in (
+            f"Patient/{first['id']}/_history", "Patient/_history?_count=1", "_history",
+            "Spaceship/_history")]})
+    assert as_entries.status_code == 200, as_entries.text
+    answers = as_entries.json()["entry"]
+    assert [e["response"]["status"][:3] for e in answers] == ["200", "200", "200", "404"]
+    assert [a["resource"]["total"] for a in answers[:3]] == [3, 4, 5]
+    assert len(answers[1]["resource"]["entry"]) == 1
+    assert answers[0]["resource"]["type"] == "history"
     kit.outcome(await api.post("_history", json={"resourceType": "Patient"}), 405)
     cs = (await api.get("metadata")).json()
     assert {"code": "history-system"} in cs["rest"][0]["interaction"]
