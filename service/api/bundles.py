@@ -214,7 +214,10 @@ def _freshness(request: Mapping[str, Any], where: str) -> Freshness:
     instant, not an HTTP-date: malformed is 400 here, as any element of the Bundle)."""
     none_match = request.get("ifNoneMatch")
     since = request.get("ifModifiedSince")
-    fresh = parse_freshness(none_match if isinstance(none_match, str) else None, None)
+    if none_match is not None and not isinstance(none_match, str):
+        raise BadRequest.of("ifNoneMatch must be a string (an ETag)",
+                            f"{where}.request.ifNoneMatch", code="structure")
+    fresh = parse_freshness(none_match, None)
     if since is None or fresh.none_match is not None:
         return fresh
     try:
@@ -224,7 +227,7 @@ def _freshness(request: Mapping[str, Any], where: str) -> Freshness:
     if when is None or when.tzinfo is None:
         raise BadRequest.of("ifModifiedSince must be an instant (with its time zone)",
                             f"{where}.request.ifModifiedSince", code="value")
-    return Freshness(None, when.replace(microsecond=0))
+    return Freshness(None, when, to_millisecond=True)
 
 
 _XSD_SPACE = re.compile(r"[ \t\n\r]")

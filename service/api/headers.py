@@ -222,13 +222,17 @@ class Freshness:
 
     none_match: frozenset[str] | None = None
     modified_since: datetime | None = None
+    # an HTTP-date names a second; a Bundle entry's `ifModifiedSince` instant a millisecond
+    # (`meta.lastUpdated` as this server writes it)
+    to_millisecond: bool = False
 
     def unchanged(self, version: int, last_updated: datetime) -> bool:
         """Whether the current version is one the client holds: 304 Not Modified."""
         if self.none_match is not None:
             return "*" in self.none_match or str(version) in self.none_match
         if self.modified_since is not None:
-            return last_updated.replace(microsecond=0) <= self.modified_since
+            kept = last_updated.microsecond // 1000 * 1000 if self.to_millisecond else 0
+            return last_updated.replace(microsecond=kept) <= self.modified_since
         return False
 
 

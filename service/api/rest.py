@@ -62,7 +62,9 @@ async def known_type(resource_type: str) -> str:
     return resource_type
 
 
-async def known_id(rid: str) -> str:
+async def known_id(request: Request, rid: str) -> str:
+    if rid == "_history":  # `/{type}/_history` takes GET and HEAD only
+        raise MethodNotAllowed.of(f"{request.method} is not supported on a history (GET or HEAD)")
     return resource_id(rid)
 
 
@@ -74,8 +76,9 @@ async def if_match(request: Request) -> VersionMatch | None:
 async def conditional_type(request: Request, resource_type: str) -> str:
     """The type of a conditional PUT, PATCH or DELETE (`/{type}?criteria`), checked before
     the body: `/metadata` takes GET and HEAD only (405), an unknown type is 404."""
-    if resource_type == "metadata":
-        raise MethodNotAllowed.of(f"{request.method} is not supported on /metadata (GET or HEAD)")
+    if resource_type in ("metadata", "_history"):
+        raise MethodNotAllowed.of(
+            f"{request.method} is not supported on /{resource_type} (GET or HEAD)")
     interactions.check_type(resource_type)
     return resource_type
 

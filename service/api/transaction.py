@@ -719,7 +719,8 @@ async def _get(repo: Repository, ctx: Context, entry: Entry) -> EntryResult:
 async def _history(repo: Repository, ctx: Context, entry: Entry,
                    parts: list[str]) -> dict[str, Any]:
     """A history entry (`_history`, `Type/_history`, `Type/id/_history`): the history
-    Bundle the GET would answer, with `_since`, `_at`, `_count` and `_offset`."""
+    Bundle the GET would answer, with `_since`, `_count` and `_offset` (and `_at` for one
+    resource's)."""
     pairs = parse_qsl(entry.query)
     s = ctx.settings
     query = parse_search("history", [(k, v) for k, v in pairs if k in ("_count", "_offset")],
@@ -729,6 +730,7 @@ async def _history(repo: Repository, ctx: Context, entry: Entry,
         page = await repo.history(parts[0], parts[1], query.count, query.offset,
                                   since=wanted.since, at=wanted.at)
     else:
+        versions.check_type_history_filter(wanted)
         page = await repo.all_history(parts[0] if len(parts) == 2 else None, query.count,
                                       query.offset, since=wanted.since, at=wanted.at)
     return history(ctx.urls, entry.path, page, query.count, query.offset, repo.now,

@@ -100,12 +100,22 @@ async def history(
                                   at=wanted.at)
 
 
+def check_type_history_filter(wanted: HistoryFilter) -> None:
+    """`_at` on a type's or the system's history is 400 `not-supported` (not ignored: that
+    would widen the answer): each version's period needs its successor, a subquery per
+    row over the whole history. `_since` is what a sync client pages with."""
+    if wanted.at:
+        raise BadRequest.of("_at is supported on one resource's history only; use _since "
+                            "on a type's or the system's history", code="not-supported")
+
+
 async def all_history(
     store: Store, caller: Caller, resource_type: str | None, page: tuple[int, int],
     wanted: HistoryFilter,
 ) -> HistoryPage:
     """Every version of every resource of the type (None: of every type) the caller may
-    read, newest first, deletions included, that `wanted` lets through."""
+    read, newest first, deletions included, updated at or after `wanted.since`."""
+    check_type_history_filter(wanted)
     async with store.begin(caller, readonly=True) as repo:
         return await repo.all_history(resource_type, page[0], page[1], since=wanted.since,
                                       at=wanted.at)

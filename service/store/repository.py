@@ -231,8 +231,9 @@ class Repository:
         since: datetime | None = None, at: Sequence[tuple[datetime, datetime]] = (),
     ) -> HistoryPage:
         """Every version of every resource of `resource_type` (None: of every type) that the
-        caller may read, filtered as `history` filters one resource's, newest first (by
-        `last_updated`, then type, id and version, so that a page is stable)."""
+        caller may read, updated at or after `since`, newest first (by `last_updated`, then
+        type, id and version, so that a page is stable). `at` as `history` takes it (the
+        API refuses it here: each row's next version is a subquery)."""
         h = resource_history.c
         every = select(*_columns(resource_history)).where(self._visible(h.resource_type, h.id))
         if resource_type is not None:

@@ -37,6 +37,7 @@ def where(query: SearchQuery, visible: Condition) -> list[Condition]:
         visible,
     ]
     defs = SEARCH_PARAMS.get(query.resource_type, {})
+    _check_breadth(query)
     for param in query.params:
         if param.has is not None:
             conditions.append(_referred_by(query.resource_type, param, visible))
@@ -45,7 +46,6 @@ def where(query: SearchQuery, visible: Condition) -> list[Condition]:
         if definition is None:
             raise BadRequest.of(f"unknown search parameter {param.name!r}", None, "not-supported")
         if param.chain is not None:
-            _check_breadth(query.resource_type, param)
             conditions.append(_chained(query.resource_type, definition, param, visible))
         else:
             conditions.append(_param_condition(query.resource_type, definition, param))
@@ -95,6 +95,7 @@ def _param_condition(rtype: str, definition: SearchParamDef, param: SearchParam)
 
 
 MAX_CHAIN_BREADTH = 16  # target searches one chained parameter may make (one hop: <= 15)
+MAX_QUERY_BREADTH = 64  # and all the chained parameters of one search together
 
 
 def chain_breadth(rtype: str, param: SearchParam) -> int:
@@ -122,13 +123,26 @@ def _chain_targets(rtype: str, param: SearchParam) -> list[str]:
     return targets
 
 
-def _check_breadth(rtype: str, param: SearchParam) -> None:
-    breadth = chain_breadth(rtype, param)
-    if breadth > MAX_CHAIN_BREADTH:
+def _check_breadth(query: SearchQuery) -> None:
+    """400 `too-costly` for a chained parameter whose untyped hops multiply into more than
+    MAX_CHAIN_BREADTH target searches, or chains that together make more than
+    MAX_QUERY_BREADTH (each is a subquery the database plans and runs, twice per page)."""
+    total = 0
+    for param in query.params:
+        if param.chain is None or param.has is not None:
+            continue
+        breadth = chain_breadth(query.resource_type, param)
+        if breadth > MAX_CHAIN_BREADTH:
+            raise BadRequest.of(
+                f"{param.text} searches {breadth} target types through its hops (at most "
+                f"{MAX_CHAIN_BREADTH}): name the types with :Type, e.g. "
+                "focus:ServiceRequest.subject:Patient.identifier", None, "too-costly")
+        total += breadth
+    if total > MAX_QUERY_BREADTH:
         raise BadRequest.of(
-            f"{param.text} searches {breadth} target types through its hops (at most "
-            f"{MAX_CHAIN_BREADTH}): name the types with :Type, e.g. "
-            "focus:ServiceRequest.subject:Patient.identifier", None, "too-costly")
+            f"the chained parameters together search {total} target types (at most "
+            f"{MAX_QUERY_BREADTH}): name the types with :Type, or use fewer", None,
+            "too-costly")
 
 
 def _chained(rtype: str, definition: SearchParamDef, param: SearchParam,

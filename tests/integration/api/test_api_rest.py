@@ -160,6 +160,16 @@ async def test_bundle_get_entries_take_if_none_match_and_if_modified_since(
     r = await api.post("", json={"resourceType": "Bundle", "type": "transaction", "entry": [
         get(path, ifModifiedSince="yesterday")]})
     assert kit.expressions(kit.outcome(r, 400)) == {"Bundle.entry[0].request.ifModifiedSince"}
+    r = await api.post("", json={"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"request": {"method": "GET", "url": path, "ifNoneMatch": 1}}]})
+    assert kit.expressions(kit.outcome(r, 400)) == {"Bundle.entry[0].request.ifNoneMatch"}
+    # an instant names a millisecond: a version written later in the same second is new
+    changed = await api.put(path, json=created | {"gender": "female"})
+    assert changed.status_code == 200
+    r = await api.post("", json={"resourceType": "Bundle", "type": "batch", "entry": [
+        get(path, ifModifiedSince=updated)]})
+    answer = r.json()["entry"][0]
+    assert answer["response"]["status"][:3] == "200" and answer["resource"]["gender"] == "female"
 
 
 async def test_fhir_version_parameter_other_than_4_0_is_refused(
@@ -230,6 +240,16 @@ async def test_type_and_system_history_newest_first_with_deletions(
     assert len(answers[1]["resource"]["entry"]) == 1
     assert answers[0]["resource"]["type"] == "history"
     kit.outcome(await api.post("_history", json={"resourceType": "Patient"}), 405)
+    for method, url in (("PUT", "_history"), ("DELETE", "_history"), ("PATCH", "_history"),
+                        ("PUT", "Patient/_history"), ("DELETE", "Patient/_history"),
+                        ("POST", "Patient/_history")):
+        refused = await api.request(method, url, json={"resourceType": "Patient"})
+        kit.outcome(refused, 405)
+        assert refused.headers["allow"] == "GET, HEAD", (method, url)
+    issues = kit.outcome(await api.get("Patient/_history", params={"_at": "ge2020"}), 400)
+    assert issues[0]["code"] == "not-supported"  # not ignored: that would widen the answer
+    assert (await api.get(f"Patient/{first['id']}/_history", params={"_at": "ge2020"})
+            ).status_code == 200
     cs = (await api.get("metadata")).json()
     assert {"code": "history-system"} in cs["rest"][0]["interaction"]
     patient = next(r for r in cs["rest"][0]["resource"] if r["type"] == "Patient")

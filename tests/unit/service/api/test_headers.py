@@ -189,3 +189,16 @@ NOON = datetime(2026, 11, 26, 12, 0, 0, 400_000, tzinfo=UTC)
 def test_freshness_of_a_conditional_read(
         none_match: str | None, since: str | None, unchanged: bool) -> None:
     assert parse_freshness(none_match, since).unchanged(3, NOON) is unchanged
+
+
+def test_an_instant_names_a_millisecond_an_http_date_a_second() -> None:
+    """A Bundle entry's ifModifiedSince is an instant: a version written 23 ms after it, in
+    the same second, is modified; the HTTP header's date only names the second."""
+    from service.api.headers import Freshness
+
+    seen = datetime(2026, 11, 26, 12, 0, 0, 66_000, tzinfo=UTC)
+    later = datetime(2026, 11, 26, 12, 0, 0, 89_400, tzinfo=UTC)
+    assert not Freshness(None, seen, to_millisecond=True).unchanged(2, later)
+    assert Freshness(None, seen, to_millisecond=True).unchanged(1, seen.replace(
+        microsecond=66_700))  # stored with microseconds, sent back as written: .066
+    assert Freshness(None, seen.replace(microsecond=0)).unchanged(2, later)
