@@ -158,7 +158,7 @@ def allowed_methods(request: Request) -> list[str]:
     found: set[str] = set()
     for route in _routes(request.app.routes):
         match = route.path_regex.match(path) or route.path_regex.match(local)
-        if match and match.groupdict().get("rid") == "_history":
+        if match and match.groupdict().get("rid") == "_history" and route.path.endswith("{rid}"):
             continue  # `/{type}/_history` is a history, not a resource with that id
         kind = match.groupdict().get("resource_type", RESOURCE_TYPES[0]) if match else None
         if kind in RESOURCE_TYPES:

@@ -63,7 +63,10 @@ async def known_type(resource_type: str) -> str:
 
 
 async def known_id(request: Request, rid: str) -> str:
-    if rid == "_history":  # `/{type}/_history` takes GET and HEAD only
+    """The id of `/{type}/{id}...` (a UUID, else 404); `/{type}/_history` itself reached by
+    another method than GET or HEAD (its own route) is 405."""
+    if rid == "_history" and request.url.path.endswith(
+            f"/{request.path_params.get('resource_type')}/_history"):
         raise MethodNotAllowed.of(f"{request.method} is not supported on a history (GET or HEAD)")
     return resource_id(rid)
 

@@ -37,6 +37,7 @@ from service.api.bundles import (
     response_entry,
     with_issues,
 )
+from service.api.deps import resource_id
 from service.api.headers import Handling, Prefer, split_criteria
 from service.api.references import (
     is_conditional,
@@ -702,6 +703,8 @@ def _in_data(issue: Issue) -> Issue:
 async def _get(repo: Repository, ctx: Context, entry: Entry) -> EntryResult:
     with at(entry):
         parts = entry.path.split("/")
+        if len(parts) >= 2 and parts[1] != "_history":
+            parts[1] = resource_id(parts[1])  # as the REST routes take it (a UUID, else 404)
         if parts[-1] == "_history" and len(parts) <= 3:
             return EntryResult(entry, 200, resource=await _history(repo, ctx, entry, parts))
         if len(parts) in (2, 4):

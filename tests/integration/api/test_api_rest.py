@@ -246,6 +246,16 @@ async def test_type_and_system_history_newest_first_with_deletions(
         refused = await api.request(method, url, json={"resourceType": "Patient"})
         kit.outcome(refused, 405)
         assert refused.headers["allow"] == "GET, HEAD", (method, url)
+    for method in ("GET", "HEAD"):  # an id `_history` is no id: 404, not 405
+        missing = await api.request(method, "Patient/_history/_history")
+        assert missing.status_code == 404, (method, missing.text)
+    for method in ("POST", "DELETE"):  # an instance history's path: GET and HEAD only
+        refused = await api.request(method, "Patient/_history/_history")
+        assert refused.status_code == 405 and refused.headers["allow"] == "GET, HEAD"
+    shouting = await api.post("", json={"resourceType": "Bundle", "type": "batch", "entry": [
+        {"request": {"method": "GET", "url": f"Patient/{second['id'].upper()}{tail}"}}
+        for tail in ("", "/_history")]})
+    assert [e["response"]["status"][:3] for e in shouting.json()["entry"]] == ["200", "200"]
     issues = kit.outcome(await api.get("Patient/_history", params={"_at": "ge2020"}), 400)
     assert issues[0]["code"] == "not-supported"  # not ignored: that would widen the answer
     assert (await api.get(f"Patient/{first['id']}/_history", params={"_at": "ge2020"})
