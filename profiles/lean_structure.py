@@ -375,6 +375,7 @@ def resource_table(rtype: Any) -> Table | None:
 # ---------------------------------------------------------------- the walk
 MAX_DEPTH = 48  # objects deep; deeper is a fault here, so fhir.resources judges it (its
 # own recursion gives out at ~130 nested extensions in a server's stack)
+EMPTY_OBJECT: Final = "empty object (ele-1)"
 TOO_DEEP: Final = "nested too deeply"  # the walk's own limit: never a verdict on its own
 
 
@@ -528,7 +529,7 @@ def _prim_ext_content(val: dict, path: str, out: list) -> None:
 def _not_object(val: Any, path: str, out: list) -> None:
     if type(val) is dict:  # empty
         if STRICT:
-            out.append(("structure", path, "empty object (ele-1)"))
+            out.append(("structure", path, EMPTY_OBJECT))
     elif val is None:
         out.append(("structure", path, "null is not allowed in an array of complex types"))
     else:

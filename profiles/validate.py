@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
+from profiles import lean_structure
 from profiles.checks import NationalId
 from profiles.issues import Issue
 from profiles.package import default_profiles, package
@@ -156,7 +157,7 @@ def _validate_bundle(bundle: dict[str, Any], profiles: Sequence[str], root: str,
     hollowed = {f"{root}.entry[{i}]" for i, e in enumerate(entries)
                 if isinstance(e, dict) and e.keys() == {"resource"}}
     issues = [i for i in check_structure(shell, root)  # an entry of only a resource is not {}
-              if not (i.expression in hollowed and i.message.startswith("empty object"))]
+              if not (i.expression in hollowed and i.message == lean_structure.EMPTY_OBJECT)]
     _run_rules(bundle, profiles, root, Context(bundle, issues, _NO_REFS, None, synthetic_ids))
     refs = {e["fullUrl"]: e["resource"].get("resourceType") for e in entries
             if isinstance(e, dict) and isinstance(e.get("fullUrl"), str)

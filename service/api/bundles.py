@@ -80,6 +80,11 @@ class Entry:
         return self.method == "PUT" and "/" not in self.path and bool(self.query)
 
     @property
+    def by_criteria(self) -> bool:
+        """A conditional update, patch or delete: its resource is its criteria's match."""
+        return self.conditional or self.targeted
+
+    @property
     def targeted(self) -> bool:
         """A conditional patch or delete, `PATCH|DELETE Type?criteria`: the one resource
         its criteria match when the transaction runs is the one it patches or deletes."""
@@ -156,7 +161,7 @@ def check_overlaps(entries: Iterable[Entry]) -> None:
     seen: dict[str, Entry] = {}
     for entry in entries:
         if entry.method in ("DELETE", "PUT", "PATCH") and not (
-                entry.conditional or entry.targeted):
+                entry.by_criteria):
             check_overlap(seen, entry.path, entry)
 
 
@@ -274,7 +279,7 @@ def check_entry(entry: Entry) -> None:
     parts = entry.path.split("/")
     wants = {"POST": 1, "PUT": 2, "PATCH": 2, "DELETE": 2}.get(entry.method)
     if wants is not None and (len(parts) != wants or entry.query) and not (
-            entry.conditional or entry.targeted):
+            entry.by_criteria):
         shape = "Type" if entry.method == "POST" else "Type/id or Type?criteria"
         raise BadRequest.of(
             f"{entry.method} url must be {shape}, got {entry.url!r}", f"{entry.where}.request.url"

@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,6 +37,7 @@ FHIR_JSON = "application/fhir+json"
 JSON_TYPES = frozenset({FHIR_JSON, "application/json", "application/json+fhir", "text/json"})
 ANY_TYPES = frozenset({"*/*", "application/*"})
 FORMAT_ALIASES = frozenset({"json", *JSON_TYPES})
+_PRODUCIBLE = JSON_TYPES | ANY_TYPES  # media ranges an Accept may name for what we send
 
 FHIR_VERSION = "4.0"  # versioning.html#mt-version: major.minor (4.0.0 and 4.0.1 are R4)
 
@@ -202,7 +204,7 @@ def check_acceptable(accept: str | None, format_param: str | None) -> None:
         return
     if accept is None or not accept.strip():
         return
-    ranges = [part for part in accept.split(",") if media_type(part) in JSON_TYPES | ANY_TYPES]
+    ranges = [part for part in accept.split(",") if media_type(part) in _PRODUCIBLE]
     if not ranges:
         raise NotAcceptable.of(f"cannot produce {accept!r}; this server speaks {FHIR_JSON}")
     _check_version(ranges)
@@ -244,10 +246,8 @@ def parse_freshness(if_none_match: str | None, if_modified_since: str | None) ->
         tags = frozenset(_none_match_tags(if_none_match))
     since = None
     if if_modified_since is not None and tags is None:
-        try:
+        with contextlib.suppress(TypeError, ValueError, IndexError):  # not a date: ignored
             since = parsedate_to_datetime(if_modified_since)
-        except (TypeError, ValueError, IndexError):
-            since = None
         if since is not None and since.tzinfo is None:  # `-0000`: UTC, RFC 5322
             since = since.replace(tzinfo=UTC)
     return Freshness(tags, since)

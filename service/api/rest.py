@@ -78,7 +78,8 @@ async def if_match(request: Request) -> VersionMatch | None:
 
 async def conditional_type(request: Request, resource_type: str) -> str:
     """The type of a conditional PUT, PATCH or DELETE (`/{type}?criteria`), checked before
-    the body: `/metadata` takes GET and HEAD only (405), an unknown type is 404."""
+    the body: `/metadata` and `/_history` take GET and HEAD only (405), an unknown type is
+    404. The create route (POST) asks it too."""
     if resource_type in ("metadata", "_history"):
         raise MethodNotAllowed.of(
             f"{request.method} is not supported on /{resource_type} (GET or HEAD)")
@@ -101,10 +102,7 @@ async def create(request: Request) -> Response:
     functions as the dependencies, in their order: negotiate (406), the type (404), the
     body (415/413/400), then caller and Prefer."""
     await negotiate(request)
-    if request.path_params["resource_type"] in ("metadata", "_history"):
-        raise MethodNotAllowed.of(
-            f"POST is not supported on /{request.path_params['resource_type']} (GET or HEAD)")
-    resource_type = await known_type(request.path_params["resource_type"])
+    resource_type = await conditional_type(request, request.path_params["resource_type"])
     if resource_type in tasks.SERVICE_CREATED:
         return service_created(request, resource_type)
     body = await fhir_body(request)
@@ -153,7 +151,7 @@ async def system_history(
     request: Request, store: AppStore, caller: CallerDep, conf: Conf, links: Links
 ) -> FhirResponse:
     """`GET [base]/_history`: every version the caller may read, newest first."""
-    return await _all_history(None, request, store, caller, conf, links)
+    return await _history(request, store, caller, conf, links)
 
 
 @router.api_route("/{resource_type}/_history", methods=GET_HEAD)
@@ -162,17 +160,20 @@ async def type_history(
     links: Links,
 ) -> FhirResponse:
     """`GET [type]/_history`: every version of the type's resources the caller may read."""
-    return await _all_history(resource_type, request, store, caller, conf, links)
+    return await _history(request, store, caller, conf, links, resource_type)
 
 
-async def _all_history(resource_type: str | None, request: Request, store: Store,
-                       caller: Caller, conf: Settings, links: Urls) -> FhirResponse:
-    count, offset = _paging(request, conf)
-    wanted = versions.parse_history_filter(request.query_params.multi_items())
-    page = await versions.all_history(store, caller, resource_type, (count, offset), wanted)
-    path = f"{resource_type}/_history" if resource_type else "_history"
-    return FhirResponse(history(links, path, page, count, offset, datetime.now(UTC),
-                                list(wanted.pairs)))
+async def _history(request: Request, store: Store, caller: Caller, conf: Settings,
+                   links: Urls, resource_type: str | None = None,
+                   rid: str | None = None) -> FhirResponse:
+    """A history Bundle, newest first; `_since` and `_at` filter the versions and stay in
+    the paging links (`versions.history_in`)."""
+    pairs = request.query_params.multi_items()
+    count, offset = versions.paging(pairs, conf)
+    wanted = versions.parse_history_filter(pairs)
+    page = await versions.history(store, caller, resource_type, rid, (count, offset), wanted)
+    return FhirResponse(history(links, versions.history_path(resource_type, rid), page, count,
+                                offset, datetime.now(UTC), list(wanted.pairs)))
 
 
 @router.post("/{resource_type}/$validate")
@@ -337,14 +338,8 @@ async def instance_history(
     conf: Conf,
     links: Links,
 ) -> FhirResponse:
-    """Newest first; `_since` and `_at` filter the versions (and stay in the paging links)."""
-    count, offset = _paging(request, conf)
-    wanted = versions.parse_history_filter(request.query_params.multi_items())
-    ref = (resource_type, rid)
-    page = await versions.history(store, caller, ref, (count, offset), wanted)
-    path = f"{resource_type}/{rid}/_history"
-    return FhirResponse(history(links, path, page, count, offset, datetime.now(UTC),
-                                list(wanted.pairs)))
+    """One resource's history (`_history` above)."""
+    return await _history(request, store, caller, conf, links, resource_type, rid)
 
 
 @router.api_route("/{resource_type}/{rid}/_history/{vid}", methods=GET_HEAD)
@@ -372,9 +367,3 @@ def _parse(
     )
 
 
-def _paging(request: Request, conf: Settings) -> tuple[int, int]:
-    pairs = [(k, v) for k, v in request.query_params.multi_items() if k in ("_count", "_offset")]
-    query = parse_search(
-        "history", pairs, (), default_count=conf.default_page_size, max_count=conf.max_page_size
-    ).query
-    return query.count, query.offset

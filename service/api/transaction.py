@@ -506,7 +506,7 @@ def _check_matches(p: Plan, existing: Mapping[int, StoredResource]) -> dict[str,
     that matched nothing creates: a body id would be an update-as-create (405), an ifMatch
     cannot hold (412). What each DELETE, PUT and PATCH touches so far (`Type/id` -> entry)."""
     seen = {e.path: e for e in p.entries
-            if e.method in ("DELETE", "PUT", "PATCH") and not (e.conditional or e.targeted)}
+            if e.method in ("DELETE", "PUT", "PATCH") and not e.by_criteria}
     for entry in p.entries:
         if not entry.conditional:
             continue
@@ -722,21 +722,13 @@ async def _get(repo: Repository, ctx: Context, entry: Entry) -> EntryResult:
 async def _history(repo: Repository, ctx: Context, entry: Entry,
                    parts: list[str]) -> dict[str, Any]:
     """A history entry (`_history`, `Type/_history`, `Type/id/_history`): the history
-    Bundle the GET would answer, with `_since`, `_count` and `_offset` (and `_at` for one
-    resource's)."""
+    Bundle the GET would answer (`versions.history_in`)."""
     pairs = parse_qsl(entry.query)
-    s = ctx.settings
-    query = parse_search("history", [(k, v) for k, v in pairs if k in ("_count", "_offset")],
-                         (), default_count=s.default_page_size, max_count=s.max_page_size).query
+    count, offset = versions.paging(pairs, ctx.settings)
     wanted = versions.parse_history_filter(pairs)
-    if len(parts) == 3:
-        page = await repo.history(parts[0], parts[1], query.count, query.offset,
-                                  since=wanted.since, at=wanted.at)
-    else:
-        versions.check_type_history_filter(wanted)
-        page = await repo.all_history(parts[0] if len(parts) == 2 else None, query.count,
-                                      query.offset, since=wanted.since, at=wanted.at)
-    return history(ctx.urls, entry.path, page, query.count, query.offset, repo.now,
+    rtype, rid = (parts[0] if len(parts) > 1 else None), (parts[1] if len(parts) > 2 else None)
+    page = await versions.history_in(repo, rtype, rid, (count, offset), wanted)
+    return history(ctx.urls, versions.history_path(rtype, rid), page, count, offset, repo.now,
                    list(wanted.pairs))
 
 

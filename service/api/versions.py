@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from service.api.headers import VersionMatch
+from service.api.searchset import parse_search
 from service.errors import BadRequest, Gone, NotFound
+from service.settings import Settings
 from service.store.dates import MAX_TIME, MIN_TIME, InvalidDate, date_range
 from service.store.db import Store
 from service.store.model import Caller, HistoryPage
@@ -91,31 +93,43 @@ def _at_period(value: str) -> tuple[datetime, datetime]:
             "le": (MIN_TIME, high), "lt": (MIN_TIME, low)}[prefix]
 
 
+def paging(pairs: Iterable[tuple[str, str]], settings: Settings) -> tuple[int, int]:
+    """(`_count`, `_offset`) of a history request, as a search reads them."""
+    query = parse_search(
+        "history", [(k, v) for k, v in pairs if k in ("_count", "_offset")], (),
+        default_count=settings.default_page_size, max_count=settings.max_page_size,
+    ).query
+    return query.count, query.offset
+
+
+def history_path(resource_type: str | None, rid: str | None) -> str:
+    """`_history`, `Type/_history` or `Type/id/_history`: the path of the paging links."""
+    return "/".join(p for p in (resource_type, rid, "_history") if p)
+
+
 async def history(
-    store: Store, caller: Caller, ref: Ref, page: tuple[int, int], wanted: HistoryFilter
+    store: Store, caller: Caller, resource_type: str | None, rid: str | None,
+    page: tuple[int, int], wanted: HistoryFilter,
 ) -> HistoryPage:
-    """Every version (newest first, deletions included) that `wanted` lets through."""
     async with store.begin(caller, readonly=True) as repo:
-        return await repo.history(ref[0], ref[1], page[0], page[1], since=wanted.since,
+        return await history_in(repo, resource_type, rid, page, wanted)
+
+
+async def history_in(
+    repo: Repository, resource_type: str | None, rid: str | None, page: tuple[int, int],
+    wanted: HistoryFilter,
+) -> HistoryPage:
+    """Every version (newest first, deletions included) that `wanted` lets through: of one
+    resource (`rid`), of a type's resources, or of every type's (`resource_type` None),
+    those the caller may read. `_at` on a type's or the system's history is 400
+    `not-supported` (not ignored: that would widen the answer): each version's period
+    needs its successor, a subquery per row over the whole history; `_since` is what a
+    sync client pages with."""
+    count, offset = page
+    if rid is not None and resource_type is not None:
+        return await repo.history(resource_type, rid, count, offset, since=wanted.since,
                                   at=wanted.at)
-
-
-def check_type_history_filter(wanted: HistoryFilter) -> None:
-    """`_at` on a type's or the system's history is 400 `not-supported` (not ignored: that
-    would widen the answer): each version's period needs its successor, a subquery per
-    row over the whole history. `_since` is what a sync client pages with."""
     if wanted.at:
         raise BadRequest.of("_at is supported on one resource's history only; use _since "
                             "on a type's or the system's history", code="not-supported")
-
-
-async def all_history(
-    store: Store, caller: Caller, resource_type: str | None, page: tuple[int, int],
-    wanted: HistoryFilter,
-) -> HistoryPage:
-    """Every version of every resource of the type (None: of every type) the caller may
-    read, newest first, deletions included, updated at or after `wanted.since`."""
-    check_type_history_filter(wanted)
-    async with store.begin(caller, readonly=True) as repo:
-        return await repo.all_history(resource_type, page[0], page[1], since=wanted.since,
-                                      at=wanted.at)
+    return await repo.all_history(resource_type, count, offset, since=wanted.since)

@@ -227,18 +227,16 @@ class Repository:
         return HistoryPage(total, [_stored(row) for row in rows])
 
     async def all_history(
-        self, resource_type: str | None, count: int, offset: int,
-        since: datetime | None = None, at: Sequence[tuple[datetime, datetime]] = (),
+        self, resource_type: str | None, count: int, offset: int, since: datetime | None = None,
     ) -> HistoryPage:
         """Every version of every resource of `resource_type` (None: of every type) that the
         caller may read, updated at or after `since`, newest first (by `last_updated`, then
-        type, id and version, so that a page is stable). `at` as `history` takes it (the
-        API refuses it here: each row's next version is a subquery)."""
+        type, id and version, so that a page is stable)."""
         h = resource_history.c
         every = select(*_columns(resource_history)).where(self._visible(h.resource_type, h.id))
         if resource_type is not None:
             every = every.where(h.resource_type == resource_type)
-        base = _versions_between(every, since, at)
+        base = _versions_between(every, since, ())
         total = await self._conn.scalar(select(func.count()).select_from(base.subquery())) or 0
         if not total or offset >= total:
             return HistoryPage(total)

@@ -98,22 +98,19 @@ MAX_CHAIN_BREADTH = 16  # target searches one chained parameter may make (one ho
 MAX_QUERY_BREADTH = 64  # and all the chained parameters of one search together
 
 
-def chain_breadth(rtype: str, param: SearchParam) -> int:
+def _chain_breadth(rtype: str, param: SearchParam) -> int:
     """How many searches of a target type a chained parameter makes (`_chained` makes one
     per target type at each hop, so untyped hops multiply)."""
     chain = param.chain
     if chain is None:
         return 1
-    return sum(chain_breadth(t, chain) for t in _chain_targets(rtype, param))
+    return sum(_chain_breadth(t, chain) for t in _hop_targets(rtype, chain, param))
 
 
-def _chain_targets(rtype: str, param: SearchParam) -> list[str]:
+def _hop_targets(rtype: str, chain: SearchParam, param: SearchParam) -> list[str]:
     """The types a chained parameter's reference is searched at: its `:Type`, else every
     type it may point at that has the chained parameter (a reference parameter, when the
     chain goes on)."""
-    chain = param.chain
-    if chain is None:
-        return []
     if param.modifier:
         targets = [param.modifier] if chain.name in SEARCH_PARAMS.get(param.modifier, {}) else []
     else:
@@ -131,7 +128,7 @@ def _check_breadth(query: SearchQuery) -> None:
     for param in query.params:
         if param.chain is None or param.has is not None:
             continue
-        breadth = chain_breadth(query.resource_type, param)
+        breadth = _chain_breadth(query.resource_type, param)
         if breadth > MAX_CHAIN_BREADTH:
             raise BadRequest.of(
                 f"{param.text} searches {breadth} target types through its hops (at most "
@@ -156,7 +153,7 @@ def _chained(rtype: str, definition: SearchParamDef, param: SearchParam,
     chain = param.chain
     if definition.type != "reference" or chain is None:
         raise _bad(definition, f"{param.text} is not a chain through a reference")
-    targets = _chain_targets(rtype, param)
+    targets = _hop_targets(rtype, chain, param)
     if not targets:
         raise _bad(definition, f"{param.text} reaches no resource type with that parameter")
     ref = search_index.alias("chain_ref")

@@ -58,11 +58,14 @@ def build_referral_task(
     return task
 
 
-def named_clinic(referral: Mapping[str, Any]) -> dict[str, Any] | None:
+def first_performer(referral: Mapping[str, Any]) -> dict[str, Any]:
+    """The referral's first performer ({} without one)."""
     performers = referral.get("performer") or []
-    first = performers[0] if performers and isinstance(performers[0], dict) else None
-    if first is None:
-        return None
+    return performers[0] if performers and isinstance(performers[0], dict) else {}
+
+
+def named_clinic(referral: Mapping[str, Any]) -> dict[str, Any] | None:
+    first = first_performer(referral)
     named = ownership.ref_type(first.get("reference")) == "Organization"
     return dict(first) if named else None
 
@@ -74,8 +77,7 @@ def check_performer(referral: Mapping[str, Any]) -> None:
     display, is 422 rather than a Task owned by nobody or a silent re-route. A performer
     that names no organisation of ours otherwise (none, a contained `#clinic`, a
     PractitionerRole) leaves the referral to routing."""
-    performers = referral.get("performer") or []
-    first = performers[0] if performers and isinstance(performers[0], dict) else {}
+    first = first_performer(referral)
     ref = first.get("reference")
     if isinstance(ref, str) and ownership.is_foreign(ref):
         raise Unprocessable(Issue(

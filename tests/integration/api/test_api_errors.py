@@ -253,16 +253,19 @@ async def test_a_deadlocked_write_runs_again_then_answers_409(
 async def test_a_deadlocked_one_statement_create_runs_again(
         api: httpx.AsyncClient, kit: Kit, monkeypatch: pytest.MonkeyPatch) -> None:
     """A plain create's one statement (`Store.one_shot`) reported as Deadlocked runs again,
-    twice at most, then answers 409 lock-error."""
+    twice at most, then answers 409 lock-error. This exercises `interactions.create`'s
+    re-runs; that `Store.one_shot` reports PostgreSQL's deadlock as Deadlocked is shown by
+    test_a_real_deadlock_of_the_one_statement_runs_again (a real crosswise deadlock)."""
     from service.api import interactions
 
     real, calls, failures = interactions.create_once, [], 2
 
-    async def deadlocking(*args: Any, **kwargs: Any) -> Any:
-        calls.append(args[-1])  # one_shot
+    async def deadlocking(store: Any, caller: Any, new: Any, parsed: Any, issues: Any,
+                          base_url: str, one_shot: bool, **kwargs: Any) -> Any:
+        calls.append(one_shot)
         if len(calls) <= failures:
             raise Deadlocked()
-        return await real(*args, **kwargs)
+        return await real(store, caller, new, parsed, issues, base_url, one_shot, **kwargs)
 
     monkeypatch.setattr(interactions, "create_once", deadlocking)
     made = await api.post("Patient", json=kit.patient())

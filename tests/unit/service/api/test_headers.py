@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 import pytest
 
 from service.api.headers import (
+    Freshness,
     Prefer,
     VersionMatch,
     check_acceptable,
@@ -194,8 +195,6 @@ def test_freshness_of_a_conditional_read(
 def test_an_instant_names_a_millisecond_an_http_date_a_second() -> None:
     """A Bundle entry's ifModifiedSince is an instant: a version written 23 ms after it, in
     the same second, is modified; the HTTP header's date only names the second."""
-    from service.api.headers import Freshness
-
     seen = datetime(2026, 11, 26, 12, 0, 0, 66_000, tzinfo=UTC)
     later = datetime(2026, 11, 26, 12, 0, 0, 89_400, tzinfo=UTC)
     assert not Freshness(None, seen, to_millisecond=True).unchanged(2, later)
