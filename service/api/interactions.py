@@ -32,7 +32,7 @@ from service.errors import (
 )
 from service.ids import new_id
 from service.store.db import Store
-from service.store.errors import DEADLOCK_RETRIES, ClaimTaken, Deadlocked, StaleRead
+from service.store.errors import ClaimTaken, StaleRead
 from service.store.model import (
     Caller,
     NewResource,
@@ -161,7 +161,7 @@ async def create(
     kind = new["resourceType"]
     parsed = conditional(kind, if_none_exist, 2, base_url) if if_none_exist else None
     one_shot = parsed is None and one_statement(new)
-    cached, deadlocks = True, 0
+    cached = True
     while True:
         try:
             return await create_once(store, caller, new, parsed, issues, base_url, one_shot,
@@ -170,10 +170,6 @@ async def create(
             if not cached:
                 raise
             cached = False
-        except Deadlocked:  # the one statement's (`Store.transact` re-runs a transaction)
-            deadlocks += 1
-            if not one_shot or deadlocks > DEADLOCK_RETRIES:
-                raise
         except ClaimTaken as taken:
             lenient = parsed is not None
             return Written(await claimed(store, caller, taken, new, lenient=lenient), False)
@@ -190,8 +186,8 @@ async def create_once(
     *,
     cached: bool = True,
 ) -> Written:
-    """One attempt of `create`: in `Store.one_shot` (reads, maybe cached, then one
-    statement) or in one transaction (`Store.transact`: run again after a deadlock)."""
+    """One attempt of `create` (`Store.transact`, run again after a deadlock): in
+    `Store.one_shot` (reads, maybe cached, then one statement) or in one transaction."""
 
     async def work(repo: Repository) -> Written:
         if parsed is None:
@@ -205,10 +201,7 @@ async def create_once(
         await check_satisfied(repo, parsed, done.stored, "If-None-Exist")
         return done
 
-    if not one_shot:
-        return await store.transact(caller, work)
-    async with store.one_shot(caller, cached=cached) as repo:
-        return await work(repo)
+    return await store.transact(caller, work, one_shot=one_shot, cached=cached)
 
 
 async def create_in(
@@ -286,8 +279,10 @@ async def update(
     caller: Caller,
     ref: tuple[str, str],
     content: Mapping[str, Any],
-    expected: int | None,
+    match: VersionMatch | None,
 ) -> Written:
+    """`PUT [type]/[id]`; `If-Match` (`match`) is decided in the write's own transaction
+    (`versions.expected_in`), as for the conditional forms."""
     resource_type, rid = ref
     if content.get("id") != rid:
         raise BadRequest.of(
@@ -298,6 +293,7 @@ async def update(
 
     async def work(repo: Repository) -> Updated:
         try:
+            expected = await versions.expected_in(repo, ref, match)
             return await write_update(repo, resource_type, rid, content, expected)
         except NotFound as exc:
             if organisation_caller(caller):
@@ -393,15 +389,19 @@ async def patch(
     caller: Caller,
     ref: tuple[str, str],
     operations: Any,
-    expected: int | None,
+    match: VersionMatch | None,
     base_url: str = "",
 ) -> Written:
     """JSON Patch: read, apply, validate, then the same path as an update (one transaction;
     the patch applies to the version it read, and If-Match still guards it). The result's
     references are checked as a PUT body's: a conditional one is 400, one absolute on our
     base is stored relative."""
-    return await store.transact(
-        caller, lambda repo: patch_in(repo, ref, operations, expected, base_url))
+
+    async def work(repo: Repository) -> Written:
+        expected = await versions.expected_in(repo, ref, match)
+        return await patch_in(repo, ref, operations, expected, base_url)
+
+    return await store.transact(caller, work)
 
 
 async def patch_in(repo: Repository, ref: tuple[str, str], operations: Any,
@@ -517,12 +517,13 @@ async def vread(store: Store, caller: Caller, ref: tuple[str, str], version: int
 
 
 async def delete(
-    store: Store, caller: Caller, resource_type: str, rid: str, expected: int | None
+    store: Store, caller: Caller, resource_type: str, rid: str, match: VersionMatch | None
 ) -> StoredResource | None:
     """A Task, or a referral with its Task, is 405 (`deletion.check_delete`)."""
 
     async def work(repo: Repository) -> StoredResource | None:
         await deletion.check_delete(repo, resource_type, rid)
+        expected = await versions.expected_in(repo, (resource_type, rid), match)
         return await repo.delete(resource_type, rid, expected)
 
     return await store.transact(caller, work)

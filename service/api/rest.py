@@ -26,6 +26,7 @@ from service.api.deps import (
     PreferDep,
     ReadFreshness,
     ReadSubset,
+    WriteContext,
     Writing,
     fhir_body,
     negotiate,
@@ -52,7 +53,7 @@ from service.api.urls import Urls
 from service.errors import MethodNotAllowed, NotFound
 from service.settings import Settings
 from service.store.db import Store
-from service.store.model import Caller
+from service.store.model import Caller, StoredResource
 from service.store.search_params import SEARCH_PARAMS
 from service.workflow import tasks
 
@@ -112,10 +113,7 @@ async def create(request: Request) -> Response:
     condition = check_if_none_exist(request.headers.get("if-none-exist"))
     content = literal_references(body, base_url)
     done = await interactions.create(store, caller, content, condition, base_url)
-    status = 201 if done.created else 200
-    return written_response(
-        writing.urls, done.stored, status=status, prefer=writing.prefer, issues=done.issues
-    )
+    return _written(writing, done, 201 if done.created else 200)
 
 
 def service_created(request: Request, resource_type: str) -> Response:
@@ -225,106 +223,82 @@ async def read(
 
 @router.put("/{resource_type}")
 async def conditional_update(
-    resource_type: ConditionalType,
-    request: Request,
-    body: FhirBody,
-    store: AppStore,
-    caller: CallerDep,
-    conf: Conf,
-    links: Links,
-    prefer: PreferDep,
+    resource_type: ConditionalType, request: Request, body: FhirBody, writing: Writing,
     if_match: IfMatchAny,
 ) -> FhirResponse:
     """`PUT [type]?[criteria]`: 200 when one resource matched and was updated, 201 when
     none did and the resource was created (`interactions.conditional_update`)."""
     interactions.check_body(resource_type, body)
-    content = literal_references(body, conf.base_url)
+    base_url = writing.settings.base_url
     done = await interactions.conditional_update(
-        store, caller, resource_type, request.url.query, content, if_match, conf.base_url
+        writing.store, writing.caller, resource_type, request.url.query,
+        literal_references(body, base_url), if_match, base_url,
     )
-    status = 201 if done.created else 200
-    return written_response(links, done.stored, status=status, prefer=prefer, issues=done.issues)
+    return _written(writing, done, 201 if done.created else 200)
 
 
 @router.put("/{resource_type}/{rid}")
 async def update(
-    resource_type: Type,
-    rid: Id,
-    body: FhirBody,
-    store: AppStore,
-    caller: CallerDep,
-    conf: Conf,
-    links: Links,
-    prefer: PreferDep,
-    if_match: IfMatchAny,
+    resource_type: Type, rid: Id, body: FhirBody, writing: Writing, if_match: IfMatchAny,
 ) -> FhirResponse:
     """200; 201 when the update re-created a deleted resource (a new current version)."""
     interactions.check_body(resource_type, body)
-    content = literal_references(body, conf.base_url)
-    ref = (resource_type, rid)
-    expected = await versions.expected_version(store, caller, ref, if_match)
-    done = await interactions.update(store, caller, ref, content, expected)
-    status = 201 if done.created else 200
-    return written_response(links, done.stored, status=status, prefer=prefer, issues=done.issues)
+    content = literal_references(body, writing.settings.base_url)
+    done = await interactions.update(
+        writing.store, writing.caller, (resource_type, rid), content, if_match)
+    return _written(writing, done, 201 if done.created else 200)
 
 
 @router.patch("/{resource_type}")
 async def conditional_patch(
-    resource_type: ConditionalType,
-    request: Request,
-    operations: PatchBody,
-    store: AppStore,
-    caller: CallerDep,
-    conf: Conf,
-    links: Links,
-    prefer: PreferDep,
+    resource_type: ConditionalType, request: Request, operations: PatchBody, writing: Writing,
     if_match: IfMatchAny,
 ) -> FhirResponse:
     """`PATCH [type]?[criteria]`: the one match patched (`interactions.conditional_patch`)."""
     done = await interactions.conditional_patch(
-        store, caller, resource_type, request.url.query, operations, if_match, conf.base_url
+        writing.store, writing.caller, resource_type, request.url.query, operations, if_match,
+        writing.settings.base_url,
     )
-    return written_response(links, done.stored, status=200, prefer=prefer, issues=done.issues)
+    return _written(writing, done, 200)
 
 
 @router.patch("/{resource_type}/{rid}")
 async def patch(
-    resource_type: Type,
-    rid: Id,
-    operations: PatchBody,
-    store: AppStore,
-    caller: CallerDep,
-    conf: Conf,
-    links: Links,
-    prefer: PreferDep,
-    if_match: IfMatchAny,
+    resource_type: Type, rid: Id, operations: PatchBody, writing: Writing, if_match: IfMatchAny,
 ) -> FhirResponse:
     """JSON Patch (http.html#patch); a Task change follows its status machine."""
-    ref = (resource_type, rid)
-    expected = await versions.expected_version(store, caller, ref, if_match)
-    done = await interactions.patch(store, caller, ref, operations, expected, conf.base_url)
-    return written_response(links, done.stored, status=200, prefer=prefer, issues=done.issues)
+    done = await interactions.patch(writing.store, writing.caller, (resource_type, rid),
+                                    operations, if_match, writing.settings.base_url)
+    return _written(writing, done, 200)
+
+
+def _written(writing: WriteContext, done: interactions.Written, status: int) -> FhirResponse:
+    return written_response(writing.urls, done.stored, status=status, prefer=writing.prefer,
+                            issues=done.issues)
 
 
 @router.delete("/{resource_type}")
 async def conditional_delete(
-    resource_type: ConditionalType, request: Request, store: AppStore, caller: CallerDep,
-    conf: Conf, if_match: IfMatchAny,
+    resource_type: ConditionalType, request: Request, writing: Writing, if_match: IfMatchAny,
 ) -> Response:
     """`DELETE [type]?[criteria]`: 204 with the deleted version's ETag."""
     gone = await interactions.conditional_delete(
-        store, caller, resource_type, request.url.query, if_match, conf.base_url
+        writing.store, writing.caller, resource_type, request.url.query, if_match,
+        writing.settings.base_url,
     )
-    return Response(status_code=204, headers=version_headers(gone) if gone else None)
+    return _deleted(gone)
 
 
 @router.delete("/{resource_type}/{rid}")
 async def delete(
-    resource_type: Type, rid: Id, store: AppStore, caller: CallerDep, if_match: IfMatchAny
+    resource_type: Type, rid: Id, writing: Writing, if_match: IfMatchAny
 ) -> Response:
     """204 whether it was live or already deleted (http.html#delete: idempotent)."""
-    expected = await versions.expected_version(store, caller, (resource_type, rid), if_match)
-    gone = await interactions.delete(store, caller, resource_type, rid, expected)
+    return _deleted(await interactions.delete(writing.store, writing.caller, resource_type,
+                                              rid, if_match))
+
+
+def _deleted(gone: StoredResource | None) -> Response:
     return Response(status_code=204, headers=version_headers(gone) if gone else None)
 
 

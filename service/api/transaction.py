@@ -60,7 +60,7 @@ from service.errors import (
 from service.ids import new_id
 from service.settings import Settings
 from service.store.db import Store
-from service.store.errors import DEADLOCK_RETRIES, ClaimTaken, Deadlocked, StaleRead
+from service.store.errors import ClaimTaken, StaleRead
 from service.store.model import Caller, NewResource, StoredResource, Updated
 from service.store.repository import Repository
 from service.store.search_params import SEARCH_PARAMS
@@ -149,19 +149,19 @@ def plan(entries: list[Entry], max_count: int, base_url: str = "") -> Plan:
             mapping[entry.full_url] = out.stand_ins[entry.index]
         elif entry.full_url and entry.method == "PATCH":
             mapping[entry.full_url] = entry.path
+    stand_ins = set(out.stand_ins.values())
     for entry in entries:
         criteria = entry.query if entry.conditional else (
             entry.if_none_exist if entry.method == "POST" else None)
         if entry.index in out.refs and criteria:
             with at(entry):
                 out.criteria[entry.index] = mapped_query(criteria, mapping)
-                if named(out.criteria[entry.index]) & set(out.stand_ins.values()):
+                if named(out.criteria[entry.index]) & stand_ins:
                     raise _names_a_stand_in(entry)
                 out.conditions[entry.index] = interactions.conditional(
                     entry.resource_type, out.criteria[entry.index], max_count, base_url,
                     label=label_of(entry),
                 )
-    stand_ins = set(out.stand_ins.values())
     for entry in entries:
         if entry.targeted:
             with at(entry):
@@ -284,13 +284,12 @@ def _validate(p: Plan) -> None:
 
 async def transaction(ctx: Context, entries: list[Entry]) -> list[EntryResult]:
     p, taken = plan(entries, ctx.settings.max_page_size, ctx.settings.base_url), set[Claim]()
-    one_shot, cached, locks, deadlocks = one_statement(p), True, set[Claim](), 0
+    one_shot, cached, locks = one_statement(p), True, set[Claim]()
     while True:
-        try:
-            context = (ctx.store.one_shot(ctx.caller, cached=cached) if one_shot
-                       else ctx.store.begin(ctx.caller))
-            async with context as repo:
-                return await _execute(repo, ctx, p, taken, locks)
+        try:  # `Store.transact` re-runs it after a deadlock
+            return await ctx.store.transact(
+                ctx.caller, lambda repo: _execute(repo, ctx, p, taken, locks),
+                one_shot=one_shot, cached=cached)
         except _LockNeeded as needed:  # rolled back; next time it is locked up front
             if len(locks) >= len(p.conditions):
                 raise Conflict.of("the transaction's criteria are contended; retry") from None
@@ -299,10 +298,6 @@ async def transaction(ctx: Context, entries: list[Entry]) -> list[EntryResult]:
             if not cached:
                 raise
             cached = False
-        except Deadlocked:  # rolled back by PostgreSQL: once more, then the 409
-            deadlocks += 1
-            if deadlocks > DEADLOCK_RETRIES:
-                raise
         except ClaimTaken as exc:
             claim = (exc.resource_type, exc.key)
             if claim in taken:
@@ -428,10 +423,7 @@ async def _conditions(
         matched = {p.refs[j]: found_all[j].ref for j in p.depends[index] if j in found_all}
         with at(entry):
             if matched:
-                query = mapped_query(p.criteria[index], matched)
-                parsed = interactions.conditional(
-                    entry.resource_type, query, ctx.settings.max_page_size,
-                    ctx.settings.base_url, label=label_of(entry))
+                parsed = _searched_now(ctx, entry, p.criteria[index], matched)
                 claim = (entry.resource_type, interactions.claim_key(parsed))
                 if claim not in locks and not await repo.try_serialise_claim(*claim):
                     raise _LockNeeded(claim)
@@ -440,6 +432,15 @@ async def _conditions(
         if found is not None:
             found_all[index] = found
     return found_all, searched
+
+
+def _searched_now(ctx: Context, entry: Entry, criteria: str, matched: Mapping[str, str],
+                  *, claimed: bool = True) -> ParsedSearch:
+    """An entry's criteria as the transaction searches them: the planned ids of other
+    entries replaced by what those entries matched."""
+    return interactions.conditional(
+        entry.resource_type, mapped_query(criteria, matched), ctx.settings.max_page_size,
+        ctx.settings.base_url, claimed=claimed, label=label_of(entry))
 
 
 async def _after_deletes(
@@ -543,10 +544,7 @@ async def _targets(repo: Repository, ctx: Context, p: Plan,
         if entry.index not in p.targets:
             continue
         with at(entry):
-            parsed = interactions.conditional(
-                entry.resource_type, mapped_query(p.targets[entry.index], matched),
-                ctx.settings.max_page_size, ctx.settings.base_url, claimed=False,
-                label=label_of(entry))
+            parsed = _searched_now(ctx, entry, p.targets[entry.index], matched, claimed=False)
             kind, rid = await interactions.the_match(repo, parsed, label_of(entry))
         check_overlap(touched, f"{kind}/{rid}", entry)
         entries[position] = replace(entry, url=f"{kind}/{rid}")

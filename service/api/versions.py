@@ -37,16 +37,6 @@ async def expected_in(repo: Repository, ref: Ref, match: VersionMatch | None) ->
     return match.expected(f"{ref[0]}/{ref[1]}", await current_version(repo, ref))
 
 
-async def expected_version(
-    store: Store, caller: Caller, ref: Ref, match: VersionMatch | None
-) -> int | None:
-    """`expected_in` for a REST write, reading (when needed) in its own transaction."""
-    if match is None or match.single is not None:
-        return None if match is None else match.single
-    async with store.begin(caller, readonly=True) as repo:
-        return await expected_in(repo, ref, match)
-
-
 @dataclass(frozen=True, slots=True)
 class HistoryFilter:
     """`_since` (versions updated at or after it) and each `_at` (versions that were current

@@ -22,7 +22,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from service.store.direct_pool import DirectPool, Lease
-from service.store.errors import DEADLOCK_RETRIES, DEADLOCK_SQLSTATE, Deadlocked
+from service.store.errors import DEADLOCK_RETRIES, Deadlocked, is_deadlock
 from service.store.model import Caller, NewResource, StoredResource
 from service.store.read_cache import ReadCache
 from service.store.repository import Repository
@@ -252,20 +252,25 @@ class Store:
                 async with conn.begin():
                     yield Repository(conn, caller)
         except DBAPIError as exc:
-            if getattr(exc.orig, "sqlstate", None) == DEADLOCK_SQLSTATE:
+            if is_deadlock(exc.orig):
                 raise Deadlocked() from exc
             raise
 
-    async def transact(self, caller: Caller, work: Callable[[Repository], Awaitable[T]]) -> T:
-        """`work` in one transaction (`begin`), run again when PostgreSQL ends it to break a
-        deadlock (it was rolled back: nothing of that run stays), at most DEADLOCK_RETRIES
-        times; then the Deadlocked (409 lock-error) is the answer. For writes whose rows
-        are not all locked up front, such as those a workflow changes (the Task a feedback
-        report completes, a reroute)."""
+    async def transact(
+        self, caller: Caller, work: Callable[[Repository], Awaitable[T]], *,
+        one_shot: bool = False, cached: bool = True,
+    ) -> T:
+        """`work` in one transaction (`begin`), or with `one_shot` in `one_shot` (reads,
+        then one atomic statement); run again when PostgreSQL ends it to break a deadlock
+        (it was rolled back: nothing of that run stays), at most DEADLOCK_RETRIES times;
+        then the Deadlocked (409 lock-error) is the answer. Every write goes through here:
+        the rows a workflow changes (the Task a feedback report completes, a reroute) are
+        not all locked up front, nor are a Bundle's claims."""
         runs = 0
         while True:
             try:
-                async with self.begin(caller) as repo:
+                context = self.one_shot(caller, cached=cached) if one_shot else self.begin(caller)
+                async with context as repo:
                     return await work(repo)
             except Deadlocked:
                 runs += 1
@@ -335,5 +340,5 @@ class _OneShot:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any
     ) -> None:
         await self._lease.__aexit__(exc_type, exc, tb)
-        if getattr(exc, "sqlstate", None) == DEADLOCK_SQLSTATE:  # as `begin` reports it
+        if is_deadlock(exc):  # as `begin` reports it
             raise Deadlocked() from exc

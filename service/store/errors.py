@@ -34,6 +34,13 @@ class Deadlocked(Conflict):
 
 
 DEADLOCK_SQLSTATE = "40P01"
+
+
+def is_deadlock(error: BaseException | None) -> bool:
+    """A driver error (asyncpg's, or the one under SQLAlchemy's DBAPIError) that is
+    PostgreSQL ending this transaction for a deadlock."""
+    return getattr(error, "sqlstate", None) == DEADLOCK_SQLSTATE
+
 DEADLOCK_RETRIES = 2  # runs after the first before a Deadlocked is answered (409)
 
 

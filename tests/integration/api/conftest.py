@@ -153,6 +153,11 @@ class Kit:
         body: dict[str, Any] = r.json()
         return body
 
+    async def outsider(self) -> dict[str, str]:
+        """The `X-Acting-Organization` header of a new organisation that holds nothing."""
+        made = await self.post(organization("Annen"))
+        return {"X-Acting-Organization": f"Organization/{made['id']}"}
+
     async def gp_and_clinic(self) -> dict[str, str]:
         """A patient, a GP (Practitioner + PractitionerRole at a practice) and a clinic."""
         practice = await self.post(organization("Legekontoret"))

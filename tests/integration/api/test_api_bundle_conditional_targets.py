@@ -139,9 +139,8 @@ async def test_a_task_or_a_referral_is_405_and_tasks_before_any_search(
 async def test_an_organisation_changes_only_what_it_may_read(
     api: httpx.AsyncClient, kit: Kit
 ) -> None:
-    outsider = await kit.post(kit.organization("Annen klinikk"))
+    acting = await kit.outsider()
     existing = await kit.post(kit.patient())
-    acting = {"X-Acting-Organization": f"Organization/{outsider['id']}"}
     for entry in (patch(BY_FNR, FEMALE), delete(BY_FNR)):
         kit.outcome(await api.post("", json=bundle(entry), headers=acting), 404)
     current = (await api.get(f"Patient/{existing['id']}")).json()

@@ -409,3 +409,23 @@ async def test_a_real_deadlock_of_the_one_statement_runs_again(
     assert r.status_code == 200, r.text
     assert [e["response"]["status"][:3] for e in r.json()["entry"]] == ["201", "201"]
     assert await kit.count("ServiceRequest") == 2 and await kit.count("Task") == 2
+
+
+async def test_criteria_whose_lock_is_needed_again_and_again_give_up_with_409(
+    api: httpx.AsyncClient, kit: Kit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A lock known only after a search (`_LockNeeded`) restarts the transaction with it
+    taken up front; when each run needs yet another one, it stops after one per criteria
+    and answers 409 (nothing written), rather than looping."""
+    from service.api import transaction
+
+    runs: list[int] = []
+
+    async def always_another(*args: Any) -> Any:
+        runs.append(1)
+        raise transaction._LockNeeded(("Patient", f"identifier=x|{len(runs)}"))
+
+    monkeypatch.setattr(transaction, "_conditions", always_another)
+    issues = kit.outcome(await api.post("", json=bundle(put(person("A"), BY_FNR))), 409)
+    assert "contended" in issues[0]["diagnostics"] and len(runs) == 2
+    assert await kit.count("Patient") == 0

@@ -55,8 +55,7 @@ async def test_an_organisation_cannot_delete_what_it_cannot_see(
     api: httpx.AsyncClient, kit: Kit
 ) -> None:
     refs = await kit.gp_and_clinic()  # its patient holds FNR, created by the system
-    outsider = (await kit.post(kit.organization("Annen")))["id"]
-    acting = {"X-Acting-Organization": f"Organization/{outsider}"}
+    acting = await kit.outsider()
     kit.outcome(await api.delete(CRITERIA, headers=acting), 404)
     assert (await api.get(refs["patient"])).status_code == 200
 

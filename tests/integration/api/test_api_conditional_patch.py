@@ -57,7 +57,6 @@ async def test_an_organisation_cannot_patch_what_it_cannot_see(
     api: httpx.AsyncClient, kit: Kit
 ) -> None:
     refs = await kit.gp_and_clinic()  # its patient holds FNR, created by the system
-    outsider = (await kit.post(kit.organization("Annen")))["id"]
-    acting = {**PATCH, "X-Acting-Organization": f"Organization/{outsider}"}
+    acting = {**PATCH, **await kit.outsider()}
     kit.outcome(await api.patch(CRITERIA, json=family("Hansen"), headers=acting), 404)
     assert (await api.get(refs["patient"])).json()["meta"]["versionId"] == "1"

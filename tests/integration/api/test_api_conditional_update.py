@@ -125,8 +125,7 @@ async def test_an_organisation_does_not_match_what_it_cannot_see(
     api: httpx.AsyncClient, kit: Kit
 ) -> None:
     refs = await kit.gp_and_clinic()  # its patient holds FNR, created by the system
-    outsider = (await kit.post(kit.organization("Annen")))["id"]
-    acting = {"X-Acting-Organization": f"Organization/{outsider}"}
+    acting = await kit.outsider()
     r = await api.put(CRITERIA, json=renamed("Hansen"), headers=acting)
     assert r.status_code == 201, r.text
     assert f"Patient/{r.json()['id']}" != refs["patient"]
@@ -217,8 +216,7 @@ async def test_criteria_claimed_by_a_resource_the_caller_cannot_see_are_409(
     that cannot see it would create a second: 409, saying nothing of the holder."""
     held = await api.put(CRITERIA, json=renamed("Nordmann"))
     assert held.status_code == 201, held.text
-    outsider = (await kit.post(kit.organization("Annen")))["id"]
-    acting = {"X-Acting-Organization": f"Organization/{outsider}"}
+    acting = await kit.outsider()
     issues = kit.outcome(await api.put(CRITERIA, json=renamed("Hansen"), headers=acting), 409)
     assert issues[0]["code"] == "duplicate" and held.json()["id"] not in str(issues)
     assert await kit.count("Patient") == 1

@@ -252,22 +252,27 @@ async def test_a_deadlocked_write_runs_again_then_answers_409(
 
 async def test_a_deadlocked_one_statement_create_runs_again(
         api: httpx.AsyncClient, kit: Kit, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A plain create's one statement (`Store.one_shot`) reported as Deadlocked runs again,
-    twice at most, then answers 409 lock-error. This exercises `interactions.create`'s
-    re-runs; that `Store.one_shot` reports PostgreSQL's deadlock as Deadlocked is shown by
+    """A plain create's one statement (`Store.one_shot`) reported as Deadlocked runs again
+    (`Store.transact`), twice at most, then answers 409 lock-error. That `Store.one_shot`
+    reports PostgreSQL's own deadlock as Deadlocked is shown by
     test_a_real_deadlock_of_the_one_statement_runs_again (a real crosswise deadlock)."""
-    from service.api import interactions
+    from service.store.db import Store
 
-    real, calls, failures = interactions.create_once, [], 2
+    real_one_shot, real_create = Store.one_shot, Repository.create_many
+    calls: list[bool] = []
+    failures = 2
 
-    async def deadlocking(store: Any, caller: Any, new: Any, parsed: Any, issues: Any,
-                          base_url: str, one_shot: bool, **kwargs: Any) -> Any:
-        calls.append(one_shot)
+    def counting(self: Store, caller: Any, **kwargs: Any) -> Any:
+        calls.append(True)  # each run of the create enters the one-statement path
+        return real_one_shot(self, caller, **kwargs)
+
+    async def deadlocking(self: Repository, *args: Any, **kwargs: Any) -> Any:
         if len(calls) <= failures:
             raise Deadlocked()
-        return await real(store, caller, new, parsed, issues, base_url, one_shot, **kwargs)
+        return await real_create(self, *args, **kwargs)
 
-    monkeypatch.setattr(interactions, "create_once", deadlocking)
+    monkeypatch.setattr(Store, "one_shot", counting)
+    monkeypatch.setattr(Repository, "create_many", deadlocking)
     made = await api.post("Patient", json=kit.patient())
     assert made.status_code == 201, made.text
     assert calls == [True, True, True] and await kit.count("Patient") == 1
